@@ -1,0 +1,42 @@
+"""The person representation `P` of DESIGN.md, built without per-row queries.
+
+Built as plain dicts from prefetched rows: a batch lookup shapes up to 1000 persons per request,
+where a nested DRF serializer would dominate the response time. `PersonSerializer` in
+serializers.py documents the same shape for the OpenAPI schema (tests keep the two in step).
+"""
+
+from identity.models import Person
+
+
+def person_representation(
+    person: Person, *, show_phone: bool, allowed_app_ids: set[int] | None
+) -> dict:
+    """Shape a live person for one caller: phone masked without `phone:read`, identities of
+    apps outside the key's restriction left out."""
+    phone = person.phone_e164
+    identities = [
+        {
+            "appid": identity.app.appid,
+            "app_kind": identity.app.kind,
+            "openid": identity.openid,
+            "followed": identity.followed,
+            "followed_at": identity.followed_at.isoformat() if identity.followed_at else None,
+        }
+        for identity in person.identities.all()
+        if allowed_app_ids is None or identity.app_id in allowed_app_ids
+    ]
+    return {
+        "id": person.public_id,
+        "unionids": {union.platform: union.unionid for union in person.unionids.all()},
+        "phone": (phone if show_phone else person.phone_masked) if phone else None,
+        "identities": identities,
+        "created_at": person.created_at.isoformat(),
+        "updated_at": person.updated_at.isoformat(),
+    }
+
+
+def visible_to(person: Person, allowed_app_ids: set[int] | None) -> bool:
+    """A key restricted to apps sees only persons with an identity in one of them."""
+    if allowed_app_ids is None:
+        return True
+    return any(identity.app_id in allowed_app_ids for identity in person.identities.all())

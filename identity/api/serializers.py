@@ -1,0 +1,161 @@
+"""Request validation and the documented response shapes of the identity API."""
+
+from rest_framework import serializers
+
+from identity.exceptions import InvalidInput
+from identity.models import Platform
+from identity.phones import normalize_phone
+from identity.services.phone import ON_CONFLICT_CHOICES
+from identity.validators import clean_identifier
+
+MAX_BATCH = 1000
+
+
+def _identifier(field: str):
+    def validate(value):
+        try:
+            return clean_identifier(value, field=field)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.details[field]) from exc
+
+    return validate
+
+
+def _normalize_phone(value):
+    try:
+        return normalize_phone(value).e164
+    except InvalidInput as exc:
+        raise serializers.ValidationError(exc.details["phone"]) from exc
+
+
+class ResolveInput(serializers.Serializer):
+    appid = serializers.CharField(max_length=64)
+    openid = serializers.CharField(max_length=200, trim_whitespace=False)
+    unionid = serializers.CharField(
+        max_length=200, required=False, allow_null=True, allow_blank=True, trim_whitespace=False
+    )
+
+    def validate_openid(self, value):
+        return _identifier("openid")(value)
+
+    def validate_unionid(self, value):
+        # Absent or null means "unknown"; a blank or placeholder string is a client bug.
+        if value is None:
+            return None
+        return _identifier("unionid")(value)
+
+
+class LookupQuery(serializers.Serializer):
+    appid = serializers.CharField(max_length=64, required=False)
+    openid = serializers.CharField(max_length=200, required=False, trim_whitespace=False)
+    unionid = serializers.CharField(max_length=200, required=False, trim_whitespace=False)
+    platform = serializers.ChoiceField(choices=Platform.values, default=Platform.WECHAT)
+    phone = serializers.CharField(max_length=40, required=False)
+
+    def validate(self, attrs):
+        keys = [name for name in ("openid", "unionid", "phone") if name in attrs]
+        if len(keys) != 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one of openid (with appid), unionid, phone."]}
+            )
+        if "openid" in attrs:
+            if "appid" not in attrs:
+                raise serializers.ValidationError({"appid": ["appid is required with openid."]})
+            attrs["openid"] = _identifier("openid")(attrs["openid"])
+        if "unionid" in attrs:
+            attrs["unionid"] = _identifier("unionid")(attrs["unionid"])
+        if "phone" in attrs:
+            attrs["phone"] = _normalize_phone(attrs["phone"])
+        return attrs
+
+
+class BatchLookupInput(serializers.Serializer):
+    appid = serializers.CharField(max_length=64, required=False)
+    openids = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        required=False,
+        max_length=MAX_BATCH,
+    )
+    unionids = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        required=False,
+        max_length=MAX_BATCH,
+    )
+    platform = serializers.ChoiceField(choices=Platform.values, default=Platform.WECHAT)
+    phones = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=MAX_BATCH
+    )
+
+    def validate(self, attrs):
+        keys = [name for name in ("openids", "unionids", "phones") if name in attrs]
+        if len(keys) != 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one of openids (with appid), unionids, phones."]}
+            )
+        if "openids" in attrs and "appid" not in attrs:
+            raise serializers.ValidationError({"appid": ["appid is required with openids."]})
+        field = keys[0]
+        clean = _normalize_phone if field == "phones" else _identifier(field[:-1])
+        values, errors = [], {}
+        for index, value in enumerate(attrs[field]):
+            try:
+                values.append(clean(value))
+            except serializers.ValidationError as exc:
+                errors[str(index)] = exc.detail
+        if errors:
+            raise serializers.ValidationError({field: errors})
+        attrs[field] = values
+        attrs["raw_keys"] = self.initial_data[field]
+        return attrs
+
+
+class PhoneInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=40)
+    on_conflict = serializers.ChoiceField(choices=ON_CONFLICT_CHOICES, default="merge")
+
+    def validate_phone(self, value):
+        return _normalize_phone(value)
+
+
+# Response shapes (documentation; built by representation.person_representation).
+
+
+class IdentityOut(serializers.Serializer):
+    appid = serializers.CharField()
+    app_kind = serializers.CharField()
+    openid = serializers.CharField()
+    followed = serializers.BooleanField(allow_null=True)
+    followed_at = serializers.DateTimeField(allow_null=True)
+
+
+class PersonOut(serializers.Serializer):
+    id = serializers.CharField()
+    unionids = serializers.DictField(child=serializers.CharField())
+    phone = serializers.CharField(allow_null=True, help_text="Masked without phone:read.")
+    identities = IdentityOut(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ResolveOut(serializers.Serializer):
+    person = PersonOut()
+    created = serializers.BooleanField()
+
+
+class LookupResultOut(serializers.Serializer):
+    key = serializers.CharField()
+    person = PersonOut(allow_null=True)
+
+
+class BatchLookupOut(serializers.Serializer):
+    results = LookupResultOut(many=True)
+
+
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorOut(serializers.Serializer):
+    error = ErrorBody()

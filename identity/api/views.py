@@ -1,0 +1,166 @@
+"""Identity endpoints: thin views that validate, call one service or selector, and shape."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from identity import scopes, selectors
+from identity.api import serializers as s
+from identity.api.permissions import check_app_allowed
+from identity.api.representation import person_representation, visible_to
+from identity.exceptions import PersonNotFound
+from identity.models import Actor, Person
+from identity.services.erase import erase_person
+from identity.services.phone import bind_phone
+from identity.services.resolve import resolve_identity
+
+ERRORS = {code: OpenApiResponse(s.ErrorOut) for code in (400, 401, 403, 404, 409, 413, 429, 503)}
+
+
+class IdentityApiView(APIView):
+    """Shared helpers: the caller's key, app checks and the person representation."""
+
+    required_scopes: dict[str, str] = {}
+
+    @property
+    def key(self):
+        return self.request.auth
+
+    def app(self, appid: str, *, field: str = "appid"):
+        app = selectors.get_app(appid, field=field)
+        check_app_allowed(self.key, app)
+        return app
+
+    def visible_person(self, public_id: str) -> Person:
+        person = selectors.get_person(public_id)
+        if not visible_to(person, self.key.allowed_app_ids):
+            raise PersonNotFound()
+        return person
+
+    def represent(self, person: Person | None) -> dict | None:
+        if person is None or not visible_to(person, self.key.allowed_app_ids):
+            return None
+        return person_representation(
+            person,
+            show_phone=self.key.has_scope(scopes.PHONE_READ),
+            allowed_app_ids=self.key.allowed_app_ids,
+        )
+
+    def actor(self) -> Actor:
+        return Actor.api_key(self.key)
+
+
+class ResolveView(IdentityApiView):
+    required_scopes = {"POST": scopes.IDENTITY_WRITE}
+
+    @extend_schema(
+        operation_id="identities_resolve",
+        request=s.ResolveInput,
+        responses={200: s.ResolveOut, **ERRORS},
+        summary="Resolve an openid (and unionid) to one person, creating or linking it",
+    )
+    def post(self, request):
+        data = _valid(s.ResolveInput, request.data)
+        app = self.app(data["appid"])
+        result = resolve_identity(
+            app=app, openid=data["openid"], unionid=data.get("unionid"), actor=self.actor()
+        )
+        person = selectors.get_person(result.person.public_id)
+        return Response({"person": self.represent(person), "created": result.created})
+
+
+class PersonDetailView(IdentityApiView):
+    required_scopes = {"GET": scopes.IDENTITY_READ, "DELETE": scopes.PERSONS_ERASE}
+
+    @extend_schema(
+        operation_id="persons_retrieve",
+        responses={200: s.PersonOut, **ERRORS},
+        summary="Read a person; a merged-away id answers with the survivor",
+    )
+    def get(self, request, person_id: str):
+        return Response(self.represent(self.visible_person(person_id)))
+
+    @extend_schema(
+        operation_id="persons_erase",
+        responses={204: None, **ERRORS},
+        summary="Erase a person's personal data (idempotent)",
+    )
+    def delete(self, request, person_id: str):
+        person = Person.objects.filter(public_id=person_id).first()
+        if person is None:
+            raise PersonNotFound()
+        if person.erased_at is None:
+            self.visible_person(person_id)  # follows a merge to the survivor
+        erase_person(person=person, actor=self.actor())
+        return Response(status=204)
+
+
+class PersonPhoneView(IdentityApiView):
+    required_scopes = {"PUT": scopes.IDENTITY_WRITE}
+
+    @extend_schema(
+        operation_id="persons_phone_bind",
+        request=s.PhoneInput,
+        responses={200: s.PersonOut, **ERRORS},
+        summary="Bind a phone number (free: bind; held: merge, move or 409 phone_conflict)",
+    )
+    def put(self, request, person_id: str):
+        data = _valid(s.PhoneInput, request.data)
+        person = self.visible_person(person_id)
+        holder = bind_phone(
+            person=person, phone=data["phone"], on_conflict=data["on_conflict"], actor=self.actor()
+        )
+        return Response(self.represent(selectors.get_person(holder.public_id)))
+
+
+class PersonLookupView(IdentityApiView):
+    required_scopes = {"GET": scopes.IDENTITY_READ, "POST": scopes.IDENTITY_READ}
+
+    @extend_schema(
+        operation_id="persons_lookup",
+        parameters=[s.LookupQuery],
+        responses={200: s.PersonOut, **ERRORS},
+        summary="Find one person by openid (with appid), unionid or phone",
+    )
+    def get(self, request):
+        query = _valid(s.LookupQuery, request.query_params)
+        if "openid" in query:
+            person = selectors.find_by_openid(self.app(query["appid"]), query["openid"])
+        elif "unionid" in query:
+            person = selectors.find_by_unionid(query["unionid"], query["platform"])
+        else:
+            person = selectors.find_by_phone(query["phone"])
+        body = self.represent(person)
+        if body is None:
+            raise PersonNotFound()
+        return Response(body)
+
+    @extend_schema(
+        operation_id="persons_lookup_batch",
+        request=s.BatchLookupInput,
+        responses={200: s.BatchLookupOut, **ERRORS},
+        summary="Find up to 1000 persons by openids, unionids or phones, in input order",
+    )
+    def post(self, request):
+        data = _valid(s.BatchLookupInput, request.data)
+        if "openids" in data:
+            keys = data["openids"]
+            found = selectors.find_many_by_openids(self.app(data["appid"]), keys)
+        elif "unionids" in data:
+            keys = data["unionids"]
+            found = selectors.find_many_by_unionids(keys, data["platform"])
+        else:
+            keys = data["phones"]
+            found = selectors.find_many_by_phones(keys)
+        results = [
+            {"key": raw, "person": self.represent(found.get(key))}
+            for raw, key in zip(data["raw_keys"], keys, strict=True)
+        ]
+        return Response({"results": results})
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+

@@ -1,0 +1,19 @@
+"""API key scopes (DESIGN.md, "REST API v1")."""
+
+IDENTITY_READ = "identity:read"
+IDENTITY_WRITE = "identity:write"
+PHONE_READ = "phone:read"
+EVENTS_WRITE = "events:write"
+TAGS_WRITE = "tags:write"
+SEGMENTS_READ = "segments:read"
+PERSONS_ERASE = "persons:erase"
+
+ALL_SCOPES = (
+    IDENTITY_READ,
+    IDENTITY_WRITE,
+    PHONE_READ,
+    EVENTS_WRITE,
+    TAGS_WRITE,
+    SEGMENTS_READ,
+    PERSONS_ERASE,
+)

@@ -1,0 +1,1 @@
+"""Writes to the identity graph. Each public function is one transaction with its audit entry."""

@@ -1,0 +1,54 @@
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from identity.exceptions import InvalidInput
+from identity.models import Actor, ApiKey, App
+from identity.models.api_keys import generate_key, hash_key
+from identity.scopes import ALL_SCOPES
+from identity.services.audit import record_audit
+
+
+def create_api_key(
+    *, name: str, scopes: Iterable[str], appids: Iterable[str] = (), actor: Actor
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is shown once and never stored."""
+    scopes = sorted(set(scopes))
+    appids = sorted(set(appids))
+    errors = {}
+    if not (name or "").strip():
+        errors["name"] = ["Enter a name."]
+    unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
+    if unknown:
+        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(ALL_SCOPES)}."]
+    apps = list(App.objects.filter(appid__in=appids))
+    missing = sorted(set(appids) - {app.appid for app in apps})
+    if missing:
+        errors["apps"] = [f"Unknown appids: {', '.join(missing)}."]
+    if errors:
+        raise InvalidInput(errors)
+    prefix, raw_key = generate_key()
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name.strip(), prefix=prefix, key_hash=hash_key(raw_key), scopes=scopes
+        )
+        key.apps.set(apps)
+        record_audit(
+            actor=actor,
+            action="api_key.create",
+            target=str(key),
+            after={"scopes": scopes, "apps": appids},
+        )
+    return key, raw_key
+
+
+def revoke_api_key(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            record_audit(actor=actor, action="api_key.revoke", target=str(key))
+    return key

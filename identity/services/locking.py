@@ -1,0 +1,48 @@
+from django.db.models import Count
+
+from identity.exceptions import PersonNotFound
+from identity.models import Identity, Person, UnionId
+from identity.services.retry import StaleRead
+
+
+def lock_persons(*pks: int) -> dict[int, Person]:
+    """Lock persons in primary-key order, so that concurrent merges cannot deadlock."""
+    locked = Person.objects.select_for_update().filter(pk__in=set(pks)).order_by("pk")
+    persons = {person.pk: person for person in locked}
+    if len(persons) != len(set(pks)):
+        raise PersonNotFound()
+    return persons
+
+
+def lock_live_persons(*pks: int) -> dict[int, Person]:
+    """Lock persons and insist they are still live; a tombstone means the caller read too early."""
+    persons = lock_persons(*pks)
+    if any(person.merged_into_id for person in persons.values()):
+        raise StaleRead("a person was merged away while the change was being prepared")
+    return persons
+
+
+def merge_conflicts(first: Person, second: Person) -> dict[str, object]:
+    """Return what stops two persons from becoming one (invariant 2), empty when nothing does."""
+    conflicts: dict[str, object] = {}
+    shared_apps = (
+        Identity.objects.filter(person__in=[first, second])
+        .values("app__appid")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
+    apps = sorted(row["app__appid"] for row in shared_apps)
+    if apps:
+        conflicts["apps"] = apps
+    shared_platforms = (
+        UnionId.objects.filter(person__in=[first, second])
+        .values("platform")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
+    platforms = sorted(row["platform"] for row in shared_platforms)
+    if platforms:
+        conflicts["unionid_platforms"] = platforms
+    if first.phone_index and second.phone_index and first.phone_index != second.phone_index:
+        conflicts["phone"] = "both persons hold a different phone number"
+    return conflicts

@@ -1,0 +1,36 @@
+"""Registry of data that other apps attach to a person.
+
+Merges, undos and erasure must carry along everything that hangs on a person (events, stats,
+tags in `profiles`). Rather than the identity app knowing those models, each owning app registers
+a mover in its AppConfig.ready(); the merge service calls every mover inside its transaction and
+stores what each returns in the merge record, which is what the undo hands back.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from identity.models import Person
+
+
+@dataclass(frozen=True)
+class PersonDataMover:
+    name: str
+    # (loser, survivor) -> JSON-serialisable note of what moved, kept in the merge record
+    move: Callable[[Person, Person], Any]
+    # (survivor, loser, note) -> None: give back what `move` moved
+    undo: Callable[[Person, Person, Any], None]
+    # (person) -> None: remove personal data on erasure
+    erase: Callable[[Person], None] | None = None
+
+
+_movers: dict[str, PersonDataMover] = {}
+
+
+def register_mover(mover: PersonDataMover) -> None:
+    """Register (or replace, on reload) the mover of one kind of person-owned data."""
+    _movers[mover.name] = mover
+
+
+def movers() -> list[PersonDataMover]:
+    return list(_movers.values())

@@ -1,0 +1,99 @@
+from dataclasses import dataclass
+
+from identity.exceptions import OpenidConflict, UnionidConflict
+from identity.models import Actor, App, Identity, MergeReason, Person, UnionId
+from identity.services.audit import record_audit
+from identity.services.locking import lock_live_persons
+from identity.services.merge import _merge
+from identity.services.retry import StaleRead, run_atomic_with_retries
+from identity.validators import clean_identifier
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    person: Person
+    created: bool
+
+
+def resolve_identity(
+    *, app: App, openid: str, unionid: str | None = None, actor: Actor
+) -> ResolveResult:
+    """Turn "this openid in this app" (and its unionid, if known) into one live person.
+
+    Creates the person on first sight, links an openid to the person of its unionid, and merges
+    two persons when a unionid proves they are one human (the unionid is authoritative). Safe
+    under concurrency: a lost race on a unique constraint retries and finds the winner's rows.
+    """
+    openid = clean_identifier(openid, field="openid")
+    if unionid is not None:
+        unionid = clean_identifier(unionid, field="unionid")
+    return run_atomic_with_retries(
+        lambda: _resolve(app=app, openid=openid, unionid=unionid, actor=actor)
+    )
+
+
+def _resolve(*, app: App, openid: str, unionid: str | None, actor: Actor) -> ResolveResult:
+    identity = Identity.objects.filter(app=app, openid=openid).select_related("person").first()
+    union = None
+    if unionid is not None:
+        union = UnionId.objects.filter(platform=app.platform, unionid=unionid).first()
+
+    if identity is None and union is None:
+        return ResolveResult(_create_person(app, openid, unionid, actor), created=True)
+    if identity is None:
+        return ResolveResult(_link_openid(app, openid, union, actor), created=False)
+    if unionid is None or (union is not None and union.person_id == identity.person_id):
+        return ResolveResult(identity.person, created=False)
+    if union is None:
+        return ResolveResult(_link_unionid(app, identity, unionid, actor), created=False)
+    record = _merge(
+        first_pk=identity.person_id, second_pk=union.person_id, reason=MergeReason.UNIONID, actor=actor
+    )
+    return ResolveResult(Person.objects.get(pk=record.survivor_id), created=False)
+
+
+def _create_person(app: App, openid: str, unionid: str | None, actor: Actor) -> Person:
+    person = Person.objects.create()
+    identity = Identity.objects.create(app=app, openid=openid, person=person)
+    after = {"identity": identity.pk, "app": app.appid}
+    if unionid is not None:
+        after["unionid"] = UnionId.objects.create(
+            person=person, platform=app.platform, unionid=unionid
+        ).pk
+    record_audit(actor=actor, action="identity.create", person=person, after=after)
+    return person
+
+
+def _link_openid(app: App, openid: str, union: UnionId, actor: Actor) -> Person:
+    person = lock_live_persons(union.person_id)[union.person_id]
+    if not UnionId.objects.filter(pk=union.pk, person=person).exists():
+        raise StaleRead("the unionid moved while linking")
+    held = Identity.objects.filter(person=person, app=app).first()
+    if held is not None:
+        raise OpenidConflict(
+            details={"openid": ["The person of this unionid has another openid in this app."]}
+        )
+    identity = Identity.objects.create(app=app, openid=openid, person=person)
+    record_audit(
+        actor=actor,
+        action="identity.link",
+        person=person,
+        after={"identity": identity.pk, "app": app.appid, "via": "unionid"},
+    )
+    return person
+
+
+def _link_unionid(app: App, identity: Identity, unionid: str, actor: Actor) -> Person:
+    person = lock_live_persons(identity.person_id)[identity.person_id]
+    if not Identity.objects.filter(pk=identity.pk, person=person).exists():
+        raise StaleRead("the identity moved while linking")
+    if UnionId.objects.filter(person=person, platform=app.platform).exists():
+        raise UnionidConflict(details={"unionid": [UnionidConflict.default_message]})
+    union = UnionId.objects.create(person=person, platform=app.platform, unionid=unionid)
+    record_audit(
+        actor=actor,
+        action="unionid.link",
+        person=person,
+        after={"unionid": union.pk, "platform": app.platform, "via_identity": identity.pk},
+    )
+    return person
