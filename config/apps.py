@@ -9,4 +9,4 @@ class ConfigApp(AppConfig):
     verbose_name = "Configuration"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401, PLC0415 - registers the checks
+        from config import checks  # noqa: F401 - registers the checks

@@ -20,7 +20,7 @@ def keys_from_environment(app_configs, **kwargs):
 @register(Tags.security, deploy=True)
 def personal_data_keys_valid(app_configs, **kwargs):
     """Refuse personal-data keys that Fernet cannot use."""
-    from cryptography.fernet import Fernet  # noqa: PLC0415
+    from cryptography.fernet import Fernet
 
     errors = []
     for position, key in enumerate(settings.PERSONAL_DATA_KEYS):

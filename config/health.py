@@ -13,7 +13,7 @@ def healthz(request):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
+    except Exception:
         response = database_unavailable_response()
         response.content = b'{"status": "unavailable", "database": "unavailable"}'
         return response

@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import warnings
 from pathlib import Path
 
@@ -53,8 +54,23 @@ def embedded_database_url() -> str:
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR on headless machines; harmless.
         warnings.simplefilter("ignore")
-        import pgserver  # noqa: PLC0415 - only needed without DATABASE_URL
+        import pgserver
 
         PGDATA_DIR.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(PGDATA_DIR, cleanup_mode=None)
         return server.get_uri()
+
+
+def stop_embedded_database() -> None:
+    """Stop the embedded server if it runs (`make stop-db`); SIGINT is a fast shutdown."""
+    pid_file = PGDATA_DIR / "postmaster.pid"
+    if not pid_file.exists():
+        print("The embedded PostgreSQL is not running.")
+        return
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        print("The embedded PostgreSQL is not running.")
+        return
+    print(f"Stopping the embedded PostgreSQL (pid {pid}).")

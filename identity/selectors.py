@@ -29,9 +29,7 @@ def get_app(appid: str, *, field: str = "appid") -> App:
 def get_person(public_id: str) -> Person:
     """Return the live person for a public id; a merged-away id gives its survivor."""
     person = (
-        person_queryset()
-        .filter(Q(public_id=public_id) | Q(absorbed__public_id=public_id))
-        .first()
+        person_queryset().filter(Q(public_id=public_id) | Q(absorbed__public_id=public_id)).first()
     )
     if person is None:
         raise PersonNotFound()
@@ -43,11 +41,7 @@ def find_by_openid(app: App, openid: str) -> Person | None:
 
 
 def find_by_unionid(unionid: str, platform: str = Platform.WECHAT) -> Person | None:
-    return (
-        person_queryset()
-        .filter(unionids__platform=platform, unionids__unionid=unionid)
-        .first()
-    )
+    return person_queryset().filter(unionids__platform=platform, unionids__unionid=unionid).first()
 
 
 def find_by_phone(e164: str) -> Person | None:
@@ -66,7 +60,9 @@ def find_many_by_openids(app: App, openids: list[str]) -> dict[str, Person]:
     return _persons_by_key(rows)
 
 
-def find_many_by_unionids(unionids: list[str], platform: str = Platform.WECHAT) -> dict[str, Person]:
+def find_many_by_unionids(
+    unionids: list[str], platform: str = Platform.WECHAT
+) -> dict[str, Person]:
     rows = UnionId.objects.filter(platform=platform, unionid__in=unionids).values_list(
         "unionid", "person_id"
     )

@@ -11,6 +11,17 @@ from identity.validators import clean_identifier
 MAX_BATCH = 1000
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 def _identifier(field: str):
     def validate(value):
         try:
@@ -29,9 +40,9 @@ def _normalize_phone(value):
 
 
 class ResolveInput(serializers.Serializer):
-    appid = serializers.CharField(max_length=64)
-    openid = serializers.CharField(max_length=200, trim_whitespace=False)
-    unionid = serializers.CharField(
+    appid = StrictCharField(max_length=64)
+    openid = StrictCharField(max_length=200, trim_whitespace=False)
+    unionid = StrictCharField(
         max_length=200, required=False, allow_null=True, allow_blank=True, trim_whitespace=False
     )
 
@@ -46,11 +57,11 @@ class ResolveInput(serializers.Serializer):
 
 
 class LookupQuery(serializers.Serializer):
-    appid = serializers.CharField(max_length=64, required=False)
-    openid = serializers.CharField(max_length=200, required=False, trim_whitespace=False)
-    unionid = serializers.CharField(max_length=200, required=False, trim_whitespace=False)
+    appid = StrictCharField(max_length=64, required=False)
+    openid = StrictCharField(max_length=200, required=False, trim_whitespace=False)
+    unionid = StrictCharField(max_length=200, required=False, trim_whitespace=False)
     platform = serializers.ChoiceField(choices=Platform.values, default=Platform.WECHAT)
-    phone = serializers.CharField(max_length=40, required=False)
+    phone = StrictCharField(max_length=40, required=False)
 
     def validate(self, attrs):
         keys = [name for name in ("openid", "unionid", "phone") if name in attrs]
@@ -58,39 +69,43 @@ class LookupQuery(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Give exactly one of openid (with appid), unionid, phone."]}
             )
-        if "openid" in attrs:
-            if "appid" not in attrs:
-                raise serializers.ValidationError({"appid": ["appid is required with openid."]})
-            attrs["openid"] = _identifier("openid")(attrs["openid"])
-        if "unionid" in attrs:
-            attrs["unionid"] = _identifier("unionid")(attrs["unionid"])
-        if "phone" in attrs:
-            attrs["phone"] = _normalize_phone(attrs["phone"])
+        if "openid" in attrs and "appid" not in attrs:
+            raise serializers.ValidationError({"appid": ["appid is required with openid."]})
+        field = keys[0]
+        clean = _normalize_phone if field == "phone" else _identifier(field)
+        try:
+            attrs[field] = clean(attrs[field])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({field: exc.detail}) from exc
         return attrs
 
 
 class BatchLookupInput(serializers.Serializer):
-    appid = serializers.CharField(max_length=64, required=False)
+    appid = StrictCharField(max_length=64, required=False)
     openids = serializers.ListField(
-        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        child=StrictCharField(max_length=200, trim_whitespace=False),
         required=False,
         max_length=MAX_BATCH,
     )
     unionids = serializers.ListField(
-        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        child=StrictCharField(max_length=200, trim_whitespace=False),
         required=False,
         max_length=MAX_BATCH,
     )
     platform = serializers.ChoiceField(choices=Platform.values, default=Platform.WECHAT)
     phones = serializers.ListField(
-        child=serializers.CharField(max_length=40), required=False, max_length=MAX_BATCH
+        child=StrictCharField(max_length=40), required=False, max_length=MAX_BATCH
     )
 
     def validate(self, attrs):
         keys = [name for name in ("openids", "unionids", "phones") if name in attrs]
         if len(keys) != 1:
             raise serializers.ValidationError(
-                {"non_field_errors": ["Give exactly one of openids (with appid), unionids, phones."]}
+                {
+                    "non_field_errors": [
+                        "Give exactly one of openids (with appid), unionids, phones."
+                    ]
+                }
             )
         if "openids" in attrs and "appid" not in attrs:
             raise serializers.ValidationError({"appid": ["appid is required with openids."]})
@@ -110,7 +125,7 @@ class BatchLookupInput(serializers.Serializer):
 
 
 class PhoneInput(serializers.Serializer):
-    phone = serializers.CharField(max_length=40)
+    phone = StrictCharField(max_length=40)
     on_conflict = serializers.ChoiceField(choices=ON_CONFLICT_CHOICES, default="merge")
 
     def validate_phone(self, value):

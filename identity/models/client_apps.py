@@ -49,7 +49,9 @@ class App(models.Model):
             models.CheckConstraint(
                 condition=models.Q(platform__in=Platform.values), name="app_platform_valid"
             ),
-            models.CheckConstraint(condition=models.Q(kind__in=AppKind.values), name="app_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=AppKind.values), name="app_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:

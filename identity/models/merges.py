@@ -35,7 +35,9 @@ class MergeRecord(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["loser"], condition=Q(undone_at__isnull=True), name="merge_one_live_per_loser"
+                fields=["loser"],
+                condition=Q(undone_at__isnull=True),
+                name="merge_one_live_per_loser",
             ),
             models.CheckConstraint(
                 condition=~Q(survivor=models.F("loser")), name="merge_distinct_persons"

@@ -33,8 +33,11 @@ class Person(models.Model):
     public_id = models.CharField(
         _("public id"), max_length=32, unique=True, default=new_public_id, editable=False
     )
-    phone_encrypted = models.TextField(null=True, blank=True, editable=False)
-    phone_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # NULL, not "", means "no phone": the unique constraint on the index must ignore it.
+    phone_encrypted = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    phone_index = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, editable=False
+    )
     merged_into = models.ForeignKey(
         "self",
         verbose_name=_("merged into"),

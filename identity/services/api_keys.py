@@ -21,7 +21,9 @@ def create_api_key(
         errors["name"] = ["Enter a name."]
     unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
     if unknown:
-        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(ALL_SCOPES)}."]
+        errors["scopes"] = [
+            f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(ALL_SCOPES)}."
+        ]
     apps = list(App.objects.filter(appid__in=appids))
     missing = sorted(set(appids) - {app.appid for app in apps})
     if missing:

@@ -14,6 +14,12 @@ def lock_persons(*pks: int) -> dict[int, Person]:
     return persons
 
 
+def live_pks(*pks: int) -> list[int]:
+    """Map each person to its survivor (tombstones point straight at a live person)."""
+    rows = dict(Person.objects.filter(pk__in=pks).values_list("pk", "merged_into_id"))
+    return [rows.get(pk) or pk for pk in pks]
+
+
 def lock_live_persons(*pks: int) -> dict[int, Person]:
     """Lock persons and insist they are still live; a tombstone means the caller read too early."""
     persons = lock_persons(*pks)

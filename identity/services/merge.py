@@ -3,7 +3,7 @@ from django.utils import timezone
 from identity.exceptions import MergeConflict, PersonErased
 from identity.models import Actor, Identity, MergeReason, MergeRecord, Person, UnionId
 from identity.services.audit import person_snapshot, record_audit
-from identity.services.locking import lock_live_persons, merge_conflicts
+from identity.services.locking import live_pks, lock_live_persons, merge_conflicts
 from identity.services.person_data import movers
 from identity.services.retry import run_atomic_with_retries
 
@@ -29,9 +29,10 @@ def _merge(
     *, first_pk: int, second_pk: int, reason: str, actor: Actor, note: dict | None = None
 ) -> MergeRecord:
     """Merge inside the caller's transaction; `note` adds context to the single audit entry."""
+    first_pk, second_pk = live_pks(first_pk, second_pk)
+    if first_pk == second_pk:
+        raise MergeConflict("The two persons are already one.", details={"already_merged": True})
     persons = lock_live_persons(first_pk, second_pk)
-    if len(persons) != 2:
-        raise MergeConflict("A person cannot be merged with itself.")
     if any(person.erased_at for person in persons.values()):
         raise PersonErased()
     survivor, loser = sorted(persons.values(), key=lambda p: (p.created_at, p.pk))

@@ -63,7 +63,9 @@ def _bind(*, person_pk: int, e164: str, index: str, on_conflict: str, actor: Act
     conflicts = merge_conflicts(person, holder)
     conflicts.pop("phone", None)  # the person's own old number gives way to the new one
     if conflicts:
-        raise PhoneConflict(details={"phone": ["The number belongs to another person."], **conflicts})
+        raise PhoneConflict(
+            details={"phone": ["The number belongs to another person."], **conflicts}
+        )
     note = {"phone_bound_by": person.public_id}
     if person.phone_index:
         note["phone_replaced"] = person.phone_masked

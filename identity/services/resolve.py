@@ -47,7 +47,10 @@ def _resolve(*, app: App, openid: str, unionid: str | None, actor: Actor) -> Res
     if union is None:
         return ResolveResult(_link_unionid(app, identity, unionid, actor), created=False)
     record = _merge(
-        first_pk=identity.person_id, second_pk=union.person_id, reason=MergeReason.UNIONID, actor=actor
+        first_pk=identity.person_id,
+        second_pk=union.person_id,
+        reason=MergeReason.UNIONID,
+        actor=actor,
     )
     return ResolveResult(Person.objects.get(pk=record.survivor_id), created=False)
 

@@ -1,0 +1,101 @@
+import random
+import secrets
+import string
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from identity.models import Actor, ApiKey, AppKind, Identity
+from identity.scopes import ALL_SCOPES
+from identity.services.api_keys import create_api_key, revoke_api_key
+from identity.services.apps import provision_app
+from identity.services.phone import bind_phone
+from identity.services.resolve import resolve_identity
+
+DEMO_APPS = [
+    ("wxd0000000000000a1", AppKind.MINIPROGRAM, "Demo shop mini-program"),
+    ("wxd0000000000000a2", AppKind.SERVICE_ACCOUNT, "Demo service account"),
+    ("wxd0000000000000a3", AppKind.H5, "Demo campaign pages"),
+]
+DEMO_KEY_NAME = "demo (all scopes)"
+MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "186", "188")
+ID_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+
+class Command(BaseCommand):
+    help = (
+        "Load demo data (three apps, persons sharing unionids, some phones), reset the demo "
+        "admin password and issue a fresh demo API key. Safe to run repeatedly."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--persons", type=int, default=300)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--admin-username", default="admin")
+
+    def handle(self, *args, persons, seed, admin_username, **options):
+        actor = Actor.system("load_demo")
+        apps = [
+            provision_app(appid=appid, kind=kind, name=name, actor=actor)[0]
+            for appid, kind, name in DEMO_APPS
+        ]
+        existing = Identity.objects.filter(app__in=apps).count()
+        if existing:
+            self.stdout.write(f"Demo persons already loaded ({existing} identities).")
+        else:
+            self._load_persons(apps, persons, random.Random(seed), actor)  # noqa: S311
+        password = self._reset_admin(admin_username)
+        raw_key = self._fresh_key(actor)
+        self.stdout.write(
+            self.style.SUCCESS("\nThe service is ready.\n")
+            + f"  Admin:    http://127.0.0.1:8000/admin/  login {admin_username} / {password}\n"
+            + f"  API key:  {raw_key}\n"
+            + "  API docs: http://127.0.0.1:8000/api/v1/docs/\n"
+            + f'  Try:      curl -H "Authorization: Bearer {raw_key}" '
+            + f'"http://127.0.0.1:8000/api/v1/persons/lookup?appid={apps[0].appid}'
+            + f'&openid={self._sample_openid(apps[0])}"\n'
+        )
+
+    def _load_persons(self, apps, count, rng, actor):
+        self.stdout.write(f"Loading {count} demo persons ", ending="")
+        for number in range(count):
+            unionid = _identifier(rng) if rng.random() < 0.8 else None
+            member_of = [app for app in apps if rng.random() < 0.6] or [rng.choice(apps)]
+            with transaction.atomic():
+                person = None
+                for app in member_of:
+                    person = resolve_identity(
+                        app=app, openid=_identifier(rng), unionid=unionid, actor=actor
+                    ).person
+                if rng.random() < 0.3:
+                    phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
+                    bind_phone(person=person, phone=phone, on_conflict="move", actor=actor)
+            if number % 50 == 49:
+                self.stdout.write(".", ending="")
+                self.stdout.flush()
+        self.stdout.write(" done.")
+
+    def _reset_admin(self, username):
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return password
+
+    def _fresh_key(self, actor):
+        for key in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            revoke_api_key(key=key, actor=actor)
+        _, raw = create_api_key(name=DEMO_KEY_NAME, scopes=ALL_SCOPES, actor=actor)
+        return raw
+
+    @staticmethod
+    def _sample_openid(app):
+        identity = Identity.objects.filter(app=app).order_by("pk").first()
+        return identity.openid if identity else ""
+
+
+def _identifier(rng) -> str:
+    """A WeChat-looking id: 'o' + 27 characters of the openid alphabet."""
+    return "o" + "".join(rng.choice(ID_ALPHABET) for _ in range(27))
