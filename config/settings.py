@@ -213,3 +213,6 @@ LOGGING = {
         "pgserver": {"level": "WARNING", "propagate": True},
     },
 }
+
+# The admin shows a new API key once in a message: keep messages server-side, not in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -1,0 +1,163 @@
+"""Persons: read-only, searched by exact identifiers only (no LIKE scans over personal data)."""
+
+from django.contrib import admin
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from identity.exceptions import InvalidInput
+from identity.models import App, Identity, Person, Platform, UnionId
+from identity.phones import normalize_phone
+
+
+def _count_of(model) -> Coalesce:
+    """Count a person's rows of `model` in a correlated subquery (no join fan-out on the list)."""
+    rows = (
+        model.objects.filter(person=OuterRef("pk"))
+        .order_by()
+        .values("person")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
+def search_persons(queryset: QuerySet[Person], term: str) -> QuerySet[Person]:
+    """Match a term exactly against public id, openid, unionid or (as a phone) the blind index.
+
+    The app and platform lists let PostgreSQL use the (app, openid) and (platform, unionid)
+    unique indexes for a lookup by value alone.
+    """
+    app_ids = list(App.objects.values_list("pk", flat=True))
+    openid_owners = Identity.objects.filter(app_id__in=app_ids, openid=term).values("person_id")
+    unionid_owners = UnionId.objects.filter(platform__in=Platform.values, unionid=term).values(
+        "person_id"
+    )
+    match = Q(public_id=term) | Q(pk__in=openid_owners) | Q(pk__in=unionid_owners)
+    try:
+        phone = normalize_phone(term)
+    except InvalidInput:
+        pass
+    else:
+        match |= Q(phone_index=phone.index)
+    return queryset.filter(match)
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("live", _("Live")), ("merged", _("Merged away")), ("erased", _("Erased"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "live":
+            return queryset.live()
+        if self.value() == "merged":
+            return queryset.filter(merged_into__isnull=False)
+        if self.value() == "erased":
+            return queryset.filter(erased_at__isnull=False)
+        return queryset
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    fields = ("app", "openid", "followed", "followed_at", "unfollowed_at", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("app").order_by("app__appid")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class UnionIdInline(admin.TabularInline):
+    model = UnionId
+    fields = ("platform", "unionid", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "phone",
+        "unionid_count",
+        "identity_count",
+        "created_at",
+        "merged_into",
+        "erased_at",
+    )
+    list_select_related = ("merged_into",)
+    list_filter = (StateFilter,)
+    search_fields = ("=public_id",)  # shows the search box; get_search_results does the work
+    search_help_text = _("Exact public id, openid, unionid or phone number.")
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+    fields = (
+        "public_id",
+        "phone",
+        "merged_into",
+        "merged_at",
+        "erased_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (UnionIdInline, IdentityInline)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(identity_total=_count_of(Identity), unionid_total=_count_of(UnionId))
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return search_persons(queryset, term), False
+
+    @admin.display(description=_("phone"))
+    def phone(self, obj):
+        return obj.phone_masked or "-"
+
+    @admin.display(description=_("unionids"), ordering="unionid_total")
+    def unionid_count(self, obj):
+        return obj.unionid_total
+
+    @admin.display(description=_("identities"), ordering="identity_total")
+    def identity_count(self, obj):
+        return obj.identity_total
+
+    # Persons come from resolves and imports; erasure is its own service (a later issue).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
