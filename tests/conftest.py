@@ -13,6 +13,8 @@ SYSTEM = Actor.system("tests")
 def _plain_http(settings):
     """Production settings redirect HTTP to HTTPS; the test client speaks plain HTTP."""
     settings.SECURE_SSL_REDIRECT = False
+    # Admin logins hash a password per test; a fast hasher keeps the suite quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

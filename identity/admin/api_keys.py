@@ -44,15 +44,7 @@ class ApiKeyAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "=prefix")
     actions = ("revoke_keys",)
-    view_fields = (
-        "name",
-        "prefix",
-        "scope_list",
-        "app_list",
-        "created_at",
-        "revoked_at",
-        "last_used_at",
-    )
+    view_fields = list_display
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("apps")

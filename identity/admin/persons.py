@@ -5,6 +5,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from identity.admin.common import ReadOnlyInline
 from identity.exceptions import InvalidInput
 from identity.models import App, Identity, Person, Platform, UnionId
 from identity.phones import normalize_phone
@@ -60,42 +61,19 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class IdentityInline(admin.TabularInline):
+class IdentityInline(ReadOnlyInline, admin.TabularInline):
     model = Identity
     fields = ("app", "openid", "followed", "followed_at", "unfollowed_at", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("app").order_by("app__appid")
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class UnionIdInline(admin.TabularInline):
+class UnionIdInline(ReadOnlyInline, admin.TabularInline):
     model = UnionId
     fields = ("platform", "unionid", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Person)
