@@ -216,3 +216,6 @@ LOGGING = {
 
 # The admin shows a new API key once in a message: keep messages server-side, not in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Raw events older than this are folded into rollups and deleted by `manage.py prune_events`.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("identity.api.urls")),
+    path("api/v1/", include("profiles.api.urls")),
 ]
 
 handler404 = "identity.api.errors.not_found_view"

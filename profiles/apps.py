@@ -7,3 +7,12 @@ class ProfilesConfig(AppConfig):
 
     name = "profiles"
     verbose_name = _("Profiles")
+
+    def ready(self) -> None:
+        from identity.person_sections import register_section
+        from identity.services.person_data import register_mover
+        from profiles.api.sections import STATS_SECTION
+        from profiles.services.person_events import EVENTS_MOVER
+
+        register_mover(EVENTS_MOVER)
+        register_section(STATS_SECTION)

@@ -6,6 +6,7 @@ serializers.py documents the same shape for the OpenAPI schema (tests keep the t
 """
 
 from identity.models import Person
+from identity.person_sections import sections
 
 
 def person_representation(
@@ -25,14 +26,17 @@ def person_representation(
         for identity in person.identities.all()
         if allowed_app_ids is None or identity.app_id in allowed_app_ids
     ]
-    return {
+    body = {
         "id": person.public_id,
         "unionids": {union.platform: union.unionid for union in person.unionids.all()},
         "phone": (phone if show_phone else person.phone_masked) if phone else None,
         "identities": identities,
-        "created_at": person.created_at.isoformat(),
-        "updated_at": person.updated_at.isoformat(),
     }
+    for section in sections():
+        body[section.name] = section.render(person)
+    body["created_at"] = person.created_at.isoformat()
+    body["updated_at"] = person.updated_at.isoformat()
+    return body
 
 
 def visible_to(person: Person, allowed_app_ids: set[int] | None) -> bool:

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from identity.exceptions import InvalidInput
 from identity.models import Platform
+from identity.person_sections import sections
 from identity.phones import normalize_phone
 from identity.services.phone import ON_CONFLICT_CHOICES
 from identity.validators import clean_identifier
@@ -150,6 +151,12 @@ class PersonOut(serializers.Serializer):
     identities = IdentityOut(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for section in sections():
+            fields[section.name] = section.schema()
+        return fields
 
 
 class ResolveOut(serializers.Serializer):

@@ -60,7 +60,7 @@ class ResolveView(IdentityApiView):
         summary="Resolve an openid (and unionid) to one person, creating or linking it",
     )
     def post(self, request):
-        data = _valid(s.ResolveInput, request.data)
+        data = valid(s.ResolveInput, request.data)
         app = self.app(data["appid"])
         result = resolve_identity(
             app=app, openid=data["openid"], unionid=data.get("unionid"), actor=self.actor()
@@ -105,7 +105,7 @@ class PersonPhoneView(IdentityApiView):
         summary="Bind a phone number (free: bind; held: merge, move or 409 phone_conflict)",
     )
     def put(self, request, person_id: str):
-        data = _valid(s.PhoneInput, request.data)
+        data = valid(s.PhoneInput, request.data)
         person = self.visible_person(person_id)
         holder = bind_phone(
             person=person, phone=data["phone"], on_conflict=data["on_conflict"], actor=self.actor()
@@ -123,7 +123,7 @@ class PersonLookupView(IdentityApiView):
         summary="Find one person by openid (with appid), unionid or phone",
     )
     def get(self, request):
-        query = _valid(s.LookupQuery, request.query_params)
+        query = valid(s.LookupQuery, request.query_params)
         if "openid" in query:
             person = selectors.find_by_openid(self.app(query["appid"]), query["openid"])
         elif "unionid" in query:
@@ -142,7 +142,7 @@ class PersonLookupView(IdentityApiView):
         summary="Find up to 1000 persons by openids, unionids or phones, in input order",
     )
     def post(self, request):
-        data = _valid(s.BatchLookupInput, request.data)
+        data = valid(s.BatchLookupInput, request.data)
         if "openids" in data:
             keys = data["openids"]
             found = selectors.find_many_by_openids(self.app(data["appid"]), keys)
@@ -159,7 +159,7 @@ class PersonLookupView(IdentityApiView):
         return Response({"results": results})
 
 
-def _valid(serializer_class, data) -> dict:
+def valid(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -47,6 +47,9 @@ def _merge(
         "tombstones": sorted(loser.absorbed.values_list("pk", flat=True)),
         "phone": None,
     }
+    # Other apps' data moves first, while the loser still owns what `moved` lists.
+    for mover in movers():
+        moved[mover.name] = mover.move(loser, survivor, moved)
     Identity.objects.filter(person=loser).update(person=survivor, updated_at=timezone.now())
     UnionId.objects.filter(person=loser).update(person=survivor)
     Person.objects.filter(merged_into=loser).update(merged_into=survivor)
@@ -58,9 +61,6 @@ def _merge(
         loser.save(update_fields=["phone_encrypted", "phone_index", "updated_at"])
         survivor.phone_encrypted, survivor.phone_index = phone
         survivor.save(update_fields=["phone_encrypted", "phone_index", "updated_at"])
-
-    for mover in movers():
-        moved[mover.name] = mover.move(loser, survivor)
 
     loser.merged_into = survivor
     loser.merged_at = timezone.now()

@@ -16,10 +16,12 @@ from identity.models import Person
 @dataclass(frozen=True)
 class PersonDataMover:
     name: str
-    # (loser, survivor) -> JSON-serialisable note of what moved, kept in the merge record
-    move: Callable[[Person, Person], Any]
-    # (survivor, loser, note) -> None: give back what `move` moved
-    undo: Callable[[Person, Person, Any], None]
+    # (loser, survivor, moved) -> JSON-serialisable note kept in the merge record under `name`.
+    # `moved` lists the loser's identity and tombstone pks; the loser still owns them when
+    # the mover runs.
+    move: Callable[[Person, Person, dict], Any]
+    # (survivor, loser, moved) -> None: give back what `move` moved; `moved[name]` is its note.
+    undo: Callable[[Person, Person, dict], None]
     # (person) -> None: remove personal data on erasure
     erase: Callable[[Person], None] | None = None
 

@@ -46,7 +46,7 @@ def _undo(*, record_pk: int, actor: Actor) -> MergeRecord:
     )
     for mover in movers():
         if mover.name in moved:
-            mover.undo(survivor, loser, moved[mover.name])
+            mover.undo(survivor, loser, moved)
 
     record.undone_at = now
     record.undone_by = str(actor)

@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from profiles.services.ingest import MAX_BATCH
+
+
+class EventIn(serializers.Serializer):
+    """One event (documentation; items are validated one by one for per-item errors)."""
+
+    event_id = serializers.CharField(max_length=64, help_text="Client-made unique id (UUID).")
+    appid = serializers.CharField(required=False)
+    openid = serializers.CharField(required=False)
+    person_id = serializers.CharField(required=False)
+    type = serializers.CharField(help_text="register, login, view, pay, ... or a registered type")
+    occurred_at = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    channel = serializers.CharField(required=False, max_length=64)
+    properties = serializers.DictField(required=False)
+
+
+class EventBatchIn(serializers.Serializer):
+    events = serializers.ListField(child=serializers.JSONField(), max_length=MAX_BATCH)
+
+
+class ItemErrorOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    error = serializers.DictField()
+
+
+class EventBatchOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = ItemErrorOut(many=True)
+
+
+class EventsQuery(serializers.Serializer):
+    type = serializers.SlugField(required=False, max_length=32)
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+class EventOut(serializers.Serializer):
+    event_id = serializers.CharField()
+    type = serializers.CharField()
+    appid = serializers.CharField(allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    channel = serializers.CharField(allow_blank=True)
+    properties = serializers.DictField()
+
+
+class EventPageOut(serializers.Serializer):
+    results = EventOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

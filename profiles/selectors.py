@@ -1,0 +1,50 @@
+"""Reads of events: a person's timeline, newest first, by keyset (cursor) pagination."""
+
+import base64
+import binascii
+from datetime import datetime
+
+from django.db.models import Q
+
+from identity.exceptions import InvalidInput
+from identity.models import Person
+from profiles.models import Event
+
+
+def encode_cursor(event: Event) -> str:
+    raw = f"{event.occurred_at.isoformat()}|{event.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, pk = raw.split("|")
+        return datetime.fromisoformat(at), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput({"cursor": ["Not a cursor from a previous page."]}) from exc
+
+
+def person_events(
+    person: Person,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    event_type: str | None = None,
+    allowed_app_ids: set[int] | None = None,
+) -> tuple[list[Event], str | None]:
+    """Return one page of a person's events and the cursor of the next page (None at the end).
+
+    One index range scan on (person, occurred_at desc, id desc), whatever the page.
+    """
+    events = Event.objects.filter(person=person).select_related("app")
+    if event_type:
+        events = events.filter(type_id=event_type)
+    if allowed_app_ids is not None:
+        events = events.filter(Q(app_id__in=allowed_app_ids) | Q(app__isnull=True))
+    if cursor:
+        at, pk = decode_cursor(cursor)
+        events = events.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=pk))
+    page = list(events.order_by("-occurred_at", "-pk")[: limit + 1])
+    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return page[:limit], next_cursor

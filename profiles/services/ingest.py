@@ -1,0 +1,128 @@
+"""Event ingestion (`POST /api/v1/events`): idempotent, partial success, constant queries."""
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from identity.exceptions import InvalidInput
+from identity.models import Actor, App, AppKind
+from identity.services.retry import run_atomic_with_retries
+from profiles.models import EventType
+from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
+from profiles.services.event_subjects import attribute
+from profiles.services.follow import apply_follow_events
+from profiles.services.stats import StoredEvent, apply_events
+
+MAX_BATCH = 1000
+FOLLOW_TYPES = ("subscribe", "unsubscribe")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[dict] = field(default_factory=list)
+    person_ids: set[int] = field(default_factory=set)
+
+
+def ingest_events(
+    *, events: object, actor: Actor, allowed_app_ids: set[int] | None = None
+) -> IngestResult:
+    """Store a batch of events for their persons and keep the persons' stats current.
+
+    Invalid items are reported by index and skipped; the valid ones are written in one
+    transaction (events, new persons, stats and follow state together, or nothing). A replayed
+    `event_id` is counted as a duplicate and changes nothing.
+    """
+    if not isinstance(events, list) or not events:
+        raise InvalidInput({"events": ["A non-empty list of events is required."]})
+    if len(events) > MAX_BATCH:
+        raise InvalidInput({"events": [f"At most {MAX_BATCH} events per request."]})
+
+    appids = {e["appid"] for e in events if isinstance(e, dict) and isinstance(e.get("appid"), str)}
+    apps = {app.appid: app for app in App.objects.filter(appid__in=appids)}
+    types = set(EventType.objects.filter(is_active=True).values_list("key", flat=True))
+    result = IngestResult()
+    parsed: list[ParsedEvent] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(events):
+        try:
+            event = parse_event(index, raw, apps=apps, types=types, allowed_app_ids=allowed_app_ids)
+        except ItemError as error:
+            result.errors.append(error.as_dict(index))
+            continue
+        if event.event_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        parsed.append(event)
+    if parsed:
+        run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids))
+    result.errors.sort(key=lambda error: error["index"])
+    return result
+
+
+def _store(events: list[ParsedEvent], result: IngestResult, actor: Actor, allowed_app_ids) -> None:
+    subjects, errors = attribute(events, allowed_app_ids=allowed_app_ids, actor=actor)
+    writable = [event for event in events if event.index in subjects]
+    stored = _insert_events(writable, subjects)
+    apply_events(stored)
+    parsed_by_id = {event.event_id: event for event in writable}
+    follows = []
+    for row in stored:
+        event = parsed_by_id[row.event_id]
+        identity_pk = subjects[event.index][1]
+        if event.type in FOLLOW_TYPES and identity_pk and event.app.kind == AppKind.SERVICE_ACCOUNT:
+            follows.append((identity_pk, event))
+    apply_follow_events(follows)
+    # Assigned last: a retried transaction starts again from a clean result.
+    result.errors.extend(errors)
+    result.accepted = len(stored)
+    result.duplicates += len(writable) - len(stored)
+    result.person_ids = {row.person_id for row in stored}
+
+
+def _insert_events(events: list[ParsedEvent], subjects) -> list[StoredEvent]:
+    if not events:
+        return []
+    columns = {
+        "event_id": [],
+        "person_id": [],
+        "identity_id": [],
+        "app_id": [],
+        "type": [],
+        "occurred_at": [],
+        "amount": [],
+        "channel": [],
+        "properties": [],
+    }
+    for event in events:
+        person_pk, identity_pk = subjects[event.index]
+        columns["event_id"].append(event.event_id)
+        columns["person_id"].append(person_pk)
+        columns["identity_id"].append(identity_pk)
+        columns["app_id"].append(event.app.pk if event.app else None)
+        columns["type"].append(event.type)
+        columns["occurred_at"].append(event.occurred_at)
+        columns["amount"].append(event.amount)
+        columns["channel"].append(event.channel)
+        columns["properties"].append(json.dumps(event.properties, ensure_ascii=False))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO profiles_event (event_id, person_id, origin_person_id, identity_id, app_id,
+                type, occurred_at, received_at, amount, channel, properties)
+            SELECT event_id, person_id, person_id, identity_id, app_id, type, occurred_at, now(),
+                   amount, channel, properties
+            FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
+                        %s::timestamptz[], %s::numeric[], %s::text[], %s::jsonb[])
+                 AS e(event_id, person_id, identity_id, app_id, type, occurred_at, amount,
+                      channel, properties)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING id, person_id, type, occurred_at, amount, channel, event_id
+            """,
+            list(columns.values()),
+        )
+        rows = cursor.fetchall()
+    return [StoredEvent(*row) for row in rows]

@@ -1,0 +1,58 @@
+"""Carry events, rollups and stats through merges, undos and erasure of persons."""
+
+from django.db import connection
+
+from identity.models import Person
+from identity.services.person_data import PersonDataMover
+from profiles.services.stats import rebuild_stats
+
+
+def move_events(loser: Person, survivor: Person, moved: dict) -> dict:
+    """Give the survivor the loser's events and rollups, then recompute the survivor's stats.
+
+    The note names the origin persons (the loser and the tombstones it absorbed) and the loser's
+    identities: undo returns the events attributed to them, including ones that arrived through
+    those openids after the merge.
+    """
+    origins = [loser.pk, *moved["tombstones"]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE profiles_event SET person_id = %s WHERE person_id = %s", [survivor.pk, loser.pk]
+        )
+        cursor.execute(
+            "UPDATE profiles_eventrollup SET person_id = %s WHERE person_id = %s",
+            [survivor.pk, loser.pk],
+        )
+    rebuild_stats([survivor.pk, loser.pk])
+    return {"origins": origins, "identities": moved["identities"]}
+
+
+def undo_move_events(survivor: Person, loser: Person, moved: dict) -> None:
+    note = moved["events"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE profiles_event SET person_id = %s WHERE person_id = %s "
+            "AND (origin_person_id = ANY(%s) OR identity_id = ANY(%s))",
+            [loser.pk, survivor.pk, note["origins"], note["identities"]],
+        )
+        cursor.execute(
+            "UPDATE profiles_eventrollup SET person_id = %s WHERE person_id = %s "
+            "AND origin_person_id = ANY(%s)",
+            [loser.pk, survivor.pk, note["origins"]],
+        )
+    rebuild_stats([survivor.pk, loser.pk])
+
+
+def erase_event_properties(person: Person) -> None:
+    """Erasure keeps events as anonymous aggregates but drops their free-form properties."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE profiles_event SET properties = '{}'::jsonb "
+            "WHERE person_id = %s AND properties <> '{}'::jsonb",
+            [person.pk],
+        )
+
+
+EVENTS_MOVER = PersonDataMover(
+    name="events", move=move_events, undo=undo_move_events, erase=erase_event_properties
+)
