@@ -1,4 +1,3 @@
-from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -80,8 +79,8 @@ class Event(models.Model):
             # "did X within N days" conditions: one range scan per type.
             models.Index(fields=["type", "occurred_at", "person"], name="event_type_time"),
             models.Index(fields=["app", "occurred_at"], name="event_app_time"),
-            # Prune and admin date drill-down over an append-mostly table.
-            BrinIndex(fields=["occurred_at"], name="event_occurred_brin"),
+            # Prune's oldest-first scan, the admin's newest-first list and date drill-down.
+            models.Index(fields=["occurred_at", "id"], name="event_occurred"),
             models.Index(
                 fields=["identity"], name="event_identity", condition=Q(identity__isnull=False)
             ),

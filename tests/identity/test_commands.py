@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from identity.models import ApiKey, App, AuditEntry, Identity, Person
 from identity.models.api_keys import hash_key
+from profiles.models import PersonStats
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,7 @@ def test_load_demo_creates_apps_persons_shared_unionids_phones_admin_and_key():
     assert Person.objects.live().count() >= 50
     assert Identity.objects.count() > Person.objects.live().count()  # unionids tie apps together
     assert Person.objects.filter(phone_index__isnull=False).exists()
+    assert PersonStats.objects.filter(pay_count__gt=0).exists()  # demo events feed stats
     assert "login admin / " in out.getvalue()
     assert "API key:  uik_" in out.getvalue()
     call_command("load_demo", persons=60, stdout=StringIO())  # again: no duplicates

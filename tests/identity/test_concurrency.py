@@ -12,7 +12,9 @@ from identity.models import Identity, MergeRecord, Person, UnionId
 from identity.services.merge import merge_persons
 from identity.services.resolve import resolve_identity
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after a transactional test must not drop migration data
+# (the built-in event types) that later tests rely on.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 THREADS = 50
 

@@ -10,7 +10,9 @@ from profiles.services.ingest import ingest_events
 from profiles.services.stats import rebuild_all_stats
 from tests.identity.test_concurrency import run_in_threads
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after a transactional test must not drop migration data
+# (the built-in event types) that later tests rely on.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 THREADS = 16
 PER_BATCH = 50
@@ -58,7 +60,6 @@ def test_parallel_replays_of_one_batch_store_it_once(miniprogram, actor):
         for number in range(100)
     ]
     results = run_in_threads(8, lambda _: ingest_events(events=events, actor=actor))
-    print([(r.accepted, r.duplicates, r.errors[:1]) for r in results])
     assert sum(result.accepted for result in results) == 100
     assert sum(result.duplicates for result in results) == 700
     assert Person.objects.count() == 7

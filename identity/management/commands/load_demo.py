@@ -1,10 +1,12 @@
 import random
 import secrets
 import string
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from identity.models import Actor, ApiKey, AppKind, Identity
 from identity.scopes import ALL_SCOPES
@@ -12,6 +14,7 @@ from identity.services.api_keys import create_api_key, revoke_api_key
 from identity.services.apps import provision_app
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
+from profiles.services.ingest import MAX_BATCH, ingest_events
 
 DEMO_APPS = [
     ("wxd0000000000000a1", AppKind.MINIPROGRAM, "Demo shop mini-program"),
@@ -19,6 +22,7 @@ DEMO_APPS = [
     ("wxd0000000000000a3", AppKind.H5, "Demo campaign pages"),
 ]
 DEMO_KEY_NAME = "demo (all scopes)"
+DEMO_CHANNELS = ("sa_article", "store_qr", "channels_video", "douyin", "share_card")
 MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "186", "188")
 ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 
@@ -44,7 +48,9 @@ class Command(BaseCommand):
         if existing:
             self.stdout.write(f"Demo persons already loaded ({existing} identities).")
         else:
-            self._load_persons(apps, persons, random.Random(seed), actor)  # noqa: S311
+            rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+            self._load_persons(apps, persons, rng, actor)
+            self._load_events(apps, rng, actor)
         password = self._reset_admin(admin_username)
         raw_key = self._fresh_key(actor)
         self.stdout.write(
@@ -75,6 +81,36 @@ class Command(BaseCommand):
                 self.stdout.write(".", ending="")
                 self.stdout.flush()
         self.stdout.write(" done.")
+
+    def _load_events(self, apps, rng, actor):
+        """A few weeks of funnel events per identity, so that stats and segments have data."""
+        now = timezone.now()
+        events = []
+        identities = Identity.objects.filter(app__in=apps).select_related("app")
+        for identity in identities:
+            start = now - timedelta(days=rng.randrange(1, 120))
+            channel = rng.choice(DEMO_CHANNELS)
+            funnel = ["register", "login", "view", "view", "pay", "share", "coupon_claim"]
+            for step, event_type in enumerate(funnel[: rng.randrange(1, len(funnel) + 1)]):
+                event = {
+                    "event_id": f"demo-{identity.pk}-{step}",
+                    "appid": identity.app.appid,
+                    "openid": identity.openid,
+                    "type": event_type,
+                    "occurred_at": (
+                        start + timedelta(hours=step * rng.randrange(1, 48))
+                    ).isoformat(),
+                    "channel": channel if step == 0 else "",
+                }
+                if event_type == "pay":
+                    event["amount"] = f"{rng.randrange(990, 49900) / 100:.2f}"
+                events.append(event)
+        accepted = 0
+        for start in range(0, len(events), MAX_BATCH):
+            accepted += ingest_events(
+                events=events[start : start + MAX_BATCH], actor=actor
+            ).accepted
+        self.stdout.write(f"Loaded {accepted} demo events.")
 
     def _reset_admin(self, username):
         password = secrets.token_urlsafe(12)
