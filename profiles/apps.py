@@ -11,8 +11,11 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from identity.person_sections import register_section
         from identity.services.person_data import register_mover
-        from profiles.api.sections import STATS_SECTION
+        from profiles.api.sections import STATS_SECTION, TAGS_SECTION
         from profiles.services.person_events import EVENTS_MOVER
+        from profiles.services.person_tags import TAGS_MOVER
 
         register_mover(EVENTS_MOVER)
+        register_mover(TAGS_MOVER)
+        register_section(TAGS_SECTION)
         register_section(STATS_SECTION)

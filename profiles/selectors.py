@@ -4,10 +4,12 @@ import base64
 import binascii
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from identity.exceptions import InvalidInput
-from identity.models import Person
+from identity.models import Identity, Person
+from identity.selectors import person_queryset
+from profiles.conditions import compile_condition
 from profiles.models import Event
 
 
@@ -48,3 +50,36 @@ def person_events(
     page = list(events.order_by("-occurred_at", "-pk")[: limit + 1])
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     return page[:limit], next_cursor
+
+
+def segment_members(
+    segment, *, limit: int, cursor: str | None = None, app=None
+) -> tuple[list[Person], str | None]:
+    """One page of a segment's live members in id order, keyset paginated.
+
+    With `app`, each member carries `app_openid`: its openid there (what a messaging backend
+    needs), or None. A fixed number of queries whatever the page size.
+    """
+    members = person_queryset().filter(compile_condition(segment.condition))
+    if cursor:
+        members = members.filter(pk__gt=_decode_member_cursor(cursor))
+    if app is not None:
+        openids = Identity.objects.filter(person=OuterRef("pk"), app=app).values("openid")[:1]
+        members = members.annotate(app_openid=Subquery(openids))
+    page = list(members.order_by("pk")[: limit + 1])
+    next_cursor = _encode_member_cursor(page[limit - 1].pk) if len(page) > limit else None
+    return page[:limit], next_cursor
+
+
+def _encode_member_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"m{pk}".encode()).decode().rstrip("=")
+
+
+def _decode_member_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("m"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput({"cursor": ["Not a cursor from a previous page."]}) from exc

@@ -1,9 +1,11 @@
-"""The `stats` section of the person representation."""
+"""The `stats` and `tags` sections of the person representation."""
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Prefetch
 from rest_framework import serializers
 
 from identity.person_sections import PersonSection
+from profiles.models import TagAssignment
 
 
 class StatsOut(serializers.Serializer):
@@ -63,4 +65,39 @@ STATS_SECTION = PersonSection(
     prepare=lambda queryset: queryset.select_related("stats").prefetch_related("event_stats"),
     render=render_stats,
     schema=lambda: StatsOut(),
+)
+
+
+class TagOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    group = serializers.CharField(allow_null=True)
+    source = serializers.CharField()
+    assigned_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+def _prepare_tags(queryset):
+    active = TagAssignment.objects.active().select_related("tag__group").order_by("tag__key")
+    return queryset.prefetch_related(
+        Prefetch("tag_assignments", queryset=active, to_attr="active_tags")
+    )
+
+
+def render_tags(person) -> list[dict]:
+    return [
+        {
+            "key": assignment.tag.key,
+            "name": assignment.tag.name,
+            "group": assignment.tag.group.key if assignment.tag.group_id else None,
+            "source": assignment.source,
+            "assigned_at": _iso(assignment.assigned_at),
+            "expires_at": _iso(assignment.expires_at),
+        }
+        for assignment in getattr(person, "active_tags", [])
+    ]
+
+
+TAGS_SECTION = PersonSection(
+    name="tags", prepare=_prepare_tags, render=render_tags, schema=lambda: TagOut(many=True)
 )

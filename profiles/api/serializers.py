@@ -52,3 +52,42 @@ class EventOut(serializers.Serializer):
 class EventPageOut(serializers.Serializer):
     results = EventOut(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+
+
+class TagAssignIn(serializers.Serializer):
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=32), min_length=1, max_length=50
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class TagDefinitionOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    group = serializers.CharField(allow_null=True)
+    exclusive = serializers.BooleanField()
+    kind = serializers.CharField()
+    condition = serializers.JSONField(allow_null=True)
+    description = serializers.CharField(allow_blank=True)
+
+
+class TagListOut(serializers.Serializer):
+    results = TagDefinitionOut(many=True)
+
+
+class SegmentOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    condition = serializers.JSONField()
+    count = serializers.IntegerField()
+
+
+class SegmentListOut(serializers.Serializer):
+    results = SegmentOut(many=True)
+
+
+class MembersQuery(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+    appid = serializers.CharField(required=False, max_length=64)

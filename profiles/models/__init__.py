@@ -1,5 +1,7 @@
 from profiles.models.events import Event, EventRollup, EventType
+from profiles.models.segments import Segment, SegmentSnapshot
 from profiles.models.stats import PersonEventStats, PersonStats, PruneRun
+from profiles.models.tags import Tag, TagAssignment, TagGroup, TagKind, TagSource
 
 __all__ = [
     "Event",
@@ -8,4 +10,11 @@ __all__ = [
     "PersonEventStats",
     "PersonStats",
     "PruneRun",
+    "Segment",
+    "SegmentSnapshot",
+    "Tag",
+    "TagAssignment",
+    "TagGroup",
+    "TagKind",
+    "TagSource",
 ]

@@ -12,6 +12,7 @@ from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
 from profiles.services.event_subjects import attribute
 from profiles.services.follow import apply_follow_events
+from profiles.services.rules import refresh_rule_tags
 from profiles.services.stats import StoredEvent, apply_events
 
 MAX_BATCH = 1000
@@ -59,6 +60,10 @@ def ingest_events(
         parsed.append(event)
     if parsed:
         run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids))
+    if result.person_ids:
+        # Rule tags of the batch's persons follow their new stats at once, in transactions of
+        # their own so that the ingest itself stays short.
+        refresh_rule_tags(actor=actor, person_ids=result.person_ids)
     result.errors.sort(key=lambda error: error["index"])
     return result
 

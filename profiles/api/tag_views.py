@@ -1,0 +1,145 @@
+"""Tags and segments over REST (DESIGN.md): definitions, person tags, segment members."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from identity import scopes
+from identity.api.serializers import PersonOut
+from identity.api.views import ERRORS, IdentityApiView, valid
+from identity.exceptions import NotFound
+from identity.selectors import get_person
+from profiles import selectors
+from profiles.api import serializers as s
+from profiles.models import Segment, Tag, TagSource
+from profiles.services.segments import count_segments
+from profiles.services.tags import assign_tags, remove_tag
+
+
+class TagListView(IdentityApiView):
+    required_scopes = {"GET": scopes.IDENTITY_READ}
+
+    @extend_schema(operation_id="tags_list", responses={200: s.TagListOut, **ERRORS})
+    def get(self, request):
+        tags = Tag.objects.select_related("group").order_by("key")
+        return Response({"results": [_tag(tag) for tag in tags]})
+
+
+class PersonTagsView(IdentityApiView):
+    required_scopes = {"POST": scopes.TAGS_WRITE}
+
+    @extend_schema(
+        operation_id="persons_tags_add",
+        request=s.TagAssignIn,
+        responses={200: PersonOut, **ERRORS},
+        summary="Give a person manual tags (exclusive groups replace, optional expiry)",
+    )
+    def post(self, request, person_id: str):
+        data = valid(s.TagAssignIn, request.data)
+        person = self.visible_person(person_id)
+        assign_tags(
+            person=person,
+            keys=data["tags"],
+            expires_at=data.get("expires_at"),
+            source=TagSource.API,
+            actor=self.actor(),
+        )
+        return Response(self.represent(get_person(person.public_id)))
+
+
+class PersonTagView(IdentityApiView):
+    required_scopes = {"DELETE": scopes.TAGS_WRITE}
+
+    @extend_schema(
+        operation_id="persons_tags_remove",
+        responses={200: PersonOut, **ERRORS},
+        summary="Take a manual tag from a person",
+    )
+    def delete(self, request, person_id: str, key: str):
+        person = self.visible_person(person_id)
+        remove_tag(person=person, key=key, actor=self.actor())
+        return Response(self.represent(get_person(person.public_id)))
+
+
+class SegmentListView(IdentityApiView):
+    required_scopes = {"GET": scopes.SEGMENTS_READ}
+
+    @extend_schema(operation_id="segments_list", responses={200: s.SegmentListOut, **ERRORS})
+    def get(self, request):
+        segments = list(Segment.objects.order_by("key"))
+        counts = count_segments(segments)
+        return Response({"results": [_segment(seg, counts[seg.pk]) for seg in segments]})
+
+
+class SegmentDetailView(IdentityApiView):
+    required_scopes = {"GET": scopes.SEGMENTS_READ}
+
+    @extend_schema(operation_id="segments_retrieve", responses={200: s.SegmentOut, **ERRORS})
+    def get(self, request, key: str):
+        segment = _segment_or_404(key)
+        return Response(_segment(segment, count_segments([segment])[segment.pk]))
+
+
+class SegmentMembersView(IdentityApiView):
+    required_scopes = {"GET": scopes.SEGMENTS_READ}
+
+    @extend_schema(
+        operation_id="segments_members",
+        parameters=[s.MembersQuery],
+        responses={
+            200: inline_serializer(
+                "SegmentMembersOut",
+                {
+                    "results": PersonOut(many=True),
+                    "next_cursor": serializers.CharField(allow_null=True),
+                },
+            ),
+            **ERRORS,
+        },
+        summary="Members of a segment, cursor paginated; with appid, each member's openid there",
+    )
+    def get(self, request, key: str):
+        query = valid(s.MembersQuery, request.query_params)
+        segment = _segment_or_404(key)
+        app = self.app(query["appid"]) if "appid" in query else None
+        members, next_cursor = selectors.segment_members(
+            segment, limit=query["limit"], cursor=query.get("cursor"), app=app
+        )
+        results = []
+        for member in members:
+            body = self.represent(member)
+            if body is None:
+                continue
+            if app is not None:
+                body["openid"] = member.app_openid
+            results.append(body)
+        return Response({"results": results, "next_cursor": next_cursor})
+
+
+def _segment_or_404(key: str) -> Segment:
+    segment = Segment.objects.filter(key=key).first()
+    if segment is None:
+        raise NotFound("No such segment.")
+    return segment
+
+
+def _tag(tag: Tag) -> dict:
+    return {
+        "key": tag.key,
+        "name": tag.name,
+        "group": tag.group.key if tag.group_id else None,
+        "exclusive": bool(tag.group_id and tag.group.exclusive),
+        "kind": tag.kind,
+        "condition": tag.condition,
+        "description": tag.description,
+    }
+
+
+def _segment(segment: Segment, count: int) -> dict:
+    return {
+        "key": segment.key,
+        "name": segment.name,
+        "description": segment.description,
+        "condition": segment.condition,
+        "count": count,
+    }

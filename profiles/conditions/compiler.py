@@ -1,0 +1,99 @@
+"""Compile a validated condition tree into one boolean filter over persons.
+
+Every leaf becomes a semi-join (`id IN (SELECT person_id ...)`), so the whole tree is a single
+SQL query with two-valued logic: a person without stats counts as zero payments and is never
+"seen within N days"; `not` is plain negation.
+"""
+
+import operator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import reduce
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from identity.models import Identity, Person
+from profiles.conditions.grammar import NUMBER_FIELDS, TIME_FIELDS
+from profiles.models import Event, PersonStats, TagAssignment
+
+_COMPARE = {
+    "=": (operator.eq, "exact"),
+    "<": (operator.lt, "lt"),
+    "<=": (operator.le, "lte"),
+    ">": (operator.gt, "gt"),
+    ">=": (operator.ge, "gte"),
+}
+
+
+def matching_persons(condition: dict, *, now: datetime | None = None) -> QuerySet[Person]:
+    """Live persons for whom a validated condition holds."""
+    return Person.objects.live().filter(compile_condition(condition, now=now))
+
+
+def compile_condition(condition: dict, *, now: datetime | None = None) -> Q:
+    return _compile(condition, now or timezone.now())
+
+
+def _compile(node: dict, now: datetime) -> Q:
+    if "all" in node:
+        return reduce(operator.and_, (_compile(child, now) for child in node["all"]))
+    if "any" in node:
+        return reduce(operator.or_, (_compile(child, now) for child in node["any"]))
+    if "not" in node:
+        return ~_compile(node["not"], now)
+    if "tag" in node:
+        holders = TagAssignment.objects.active(now).filter(tag__key=node["tag"])
+        return Q(pk__in=holders.values("person_id"))
+    if "app" in node:
+        return Q(pk__in=Identity.objects.filter(app__appid=node["app"]).values("person_id"))
+    if "followed" in node:
+        followers = Identity.objects.filter(app__appid=node["followed"], followed=True)
+        return Q(pk__in=followers.values("person_id"))
+    if "has_phone" in node:
+        return Q(phone_index__isnull=not node["has_phone"])
+    if "field" in node:
+        return _field(node["field"], node["op"], node["value"], now)
+    if "event" in node:
+        return _event(node, now)
+    raise ValueError(f"not a validated condition node: {sorted(node)}")
+
+
+def _field(field: str, op: str, value, now: datetime) -> Q:
+    if field in TIME_FIELDS:
+        cutoff = now - timedelta(days=value)
+        lookup = "gte" if op == "within_days" else "lt"
+        return Q(
+            pk__in=PersonStats.objects.filter(**{f"{field}__{lookup}": cutoff}).values("person_id")
+        )
+    if op == "!=":
+        return ~_field(field, "=", value, now)
+    if field in NUMBER_FIELDS:
+        value, default = Decimal(str(value)), Decimal(0)
+    else:
+        default = ""
+    test, lookup = _COMPARE[op]
+    rows = PersonStats.objects.filter(**{f"{field}__{lookup}": value})
+    if test(default, value):
+        # Persons without stats hold the default, which satisfies the comparison: match all
+        # but those whose stats row fails it.
+        failing = PersonStats.objects.exclude(**{f"{field}__{lookup}": value})
+        return ~Q(pk__in=failing.values("person_id"))
+    return Q(pk__in=rows.values("person_id"))
+
+
+def _event(node: dict, now: datetime) -> Q:
+    counts = (
+        Event.objects.filter(
+            type_id=node["event"], occurred_at__gte=now - timedelta(days=node["within_days"])
+        )
+        .values("person_id")
+        .annotate(n=Count("id"))
+    )
+    low, high = node.get("min_count") or 0, node.get("max_count")
+    if low >= 1:
+        bounded = counts.filter(n__gte=low)
+        if high is not None:
+            bounded = bounded.filter(n__lte=high)
+        return Q(pk__in=bounded.values("person_id"))
+    return ~Q(pk__in=counts.filter(n__gt=high).values("person_id"))

@@ -1,0 +1,60 @@
+"""Render a condition as readable text for the admin, next to its JSON."""
+
+from django.utils.translation import gettext as _
+
+from profiles.conditions.grammar import FIELDS
+
+
+def describe(node, depth: int = 0) -> str:
+    """Return a one-line English (or translated) reading of a condition tree."""
+    if not isinstance(node, dict):
+        return _("(invalid)")
+    if "all" in node and isinstance(node["all"], list):
+        return _join(node["all"], _(" and "), depth)
+    if "any" in node and isinstance(node["any"], list):
+        return _join(node["any"], _(" or "), depth)
+    if "not" in node:
+        return _("not %(condition)s") % {"condition": describe(node["not"], depth + 1)}
+    if "tag" in node:
+        return _("has tag “%(tag)s”") % {"tag": node["tag"]}
+    if "app" in node:
+        return _("uses app %(app)s") % {"app": node["app"]}
+    if "followed" in node:
+        return _("follows %(app)s") % {"app": node["followed"]}
+    if "has_phone" in node:
+        return _("has a phone number") if node["has_phone"] else _("has no phone number")
+    if "field" in node:
+        return _field(node)
+    if "event" in node:
+        return _event(node)
+    return _("(invalid)")
+
+
+def _join(children, word, depth) -> str:
+    text = word.join(describe(child, depth + 1) for child in children)
+    return f"({text})" if depth and len(children) > 1 else text
+
+
+def _field(node) -> str:
+    label = FIELDS.get(node.get("field"), node.get("field"))
+    op, value = node.get("op"), node.get("value")
+    if op == "within_days":
+        return _("%(field)s within the last %(days)s days") % {"field": label, "days": value}
+    if op == "older_than_days":
+        return _("%(field)s more than %(days)s days ago") % {"field": label, "days": value}
+    return f"{label} {op} {value}"
+
+
+def _event(node) -> str:
+    low, high = node.get("min_count"), node.get("max_count")
+    if low is not None and high is not None:
+        times = _("%(low)s to %(high)s times") % {"low": low, "high": high}
+    elif low is not None:
+        times = _("at least %(low)s times") % {"low": low}
+    else:
+        times = _("at most %(high)s times") % {"high": high}
+    return _("“%(event)s” %(times)s in the last %(days)s days") % {
+        "event": node.get("event"),
+        "times": times,
+        "days": node.get("within_days"),
+    }

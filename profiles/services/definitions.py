@@ -1,0 +1,92 @@
+"""Create and change tag groups, tags and segments (admin), conditions validated first."""
+
+from django.db import transaction
+
+from identity.exceptions import InvalidInput
+from identity.models import Actor
+from identity.services.audit import record_audit
+from profiles.conditions import ConditionInvalid, validate
+from profiles.models import Segment, Tag, TagAssignment, TagGroup, TagKind
+
+
+def check_condition(condition, *, field: str = "condition", forbidden_tag: str | None = None):
+    """Validate a condition, turning problems into InvalidInput with node paths."""
+    try:
+        validate(condition, forbidden_tag=forbidden_tag)
+    except ConditionInvalid as exc:
+        raise InvalidInput(
+            {field: [f"{path}: {' '.join(msgs)}" for path, msgs in exc.errors.items()]}
+        ) from exc
+
+
+def save_tag(*, tag: Tag, actor: Actor) -> Tag:
+    """Create or update a tag definition (one audit entry).
+
+    A rule tag needs a valid condition; a manual tag has none. Moving a tag into or out of an
+    exclusive group updates its assignments' group marker in the same transaction.
+    """
+    if tag.kind == TagKind.RULE:
+        if tag.condition is None:
+            raise InvalidInput({"condition": ["A rule tag needs a condition."]})
+        check_condition(tag.condition, forbidden_tag=tag.key)
+    else:
+        tag.condition = None
+    creating = tag.pk is None
+    with transaction.atomic():
+        before = None if creating else _tag_state(Tag.objects.get(pk=tag.pk))
+        tag.save()
+        exclusive = tag.group_id if tag.group and tag.group.exclusive else None
+        TagAssignment.objects.filter(tag=tag).exclude(exclusive_group_id=exclusive).update(
+            exclusive_group_id=exclusive
+        )
+        record_audit(
+            actor=actor,
+            action="tag.create" if creating else "tag.update",
+            target=tag.key,
+            before=before,
+            after=_tag_state(tag),
+        )
+    return tag
+
+
+def save_tag_group(*, group: TagGroup, actor: Actor) -> TagGroup:
+    """Create or update a tag group; making it exclusive needs every person to hold one tag of
+    it at most (the database refuses otherwise, and nothing changes)."""
+    creating = group.pk is None
+    with transaction.atomic():
+        group.save()
+        exclusive = group.pk if group.exclusive else None
+        TagAssignment.objects.filter(tag__group=group).update(exclusive_group_id=exclusive)
+        record_audit(
+            actor=actor,
+            action="tag_group.create" if creating else "tag_group.update",
+            target=group.key,
+            after={"name": group.name, "exclusive": group.exclusive},
+        )
+    return group
+
+
+def save_segment(*, segment: Segment, actor: Actor) -> Segment:
+    """Create or update a segment after validating its condition (one audit entry)."""
+    check_condition(segment.condition)
+    creating = segment.pk is None
+    with transaction.atomic():
+        before = None if creating else {"condition": Segment.objects.get(pk=segment.pk).condition}
+        segment.save()
+        record_audit(
+            actor=actor,
+            action="segment.create" if creating else "segment.update",
+            target=segment.key,
+            before=before,
+            after={"name": segment.name, "condition": segment.condition},
+        )
+    return segment
+
+
+def _tag_state(tag: Tag) -> dict:
+    return {
+        "name": tag.name,
+        "kind": tag.kind,
+        "group": tag.group.key if tag.group_id else None,
+        "condition": tag.condition,
+    }

@@ -1,0 +1,71 @@
+"""Carry tag assignments through merges and undos: the earliest assignment wins."""
+
+from django.db.models import Q
+
+from identity.models import Person
+from identity.services.person_data import PersonDataMover
+from profiles.models import TagAssignment
+
+_FIELDS = ("tag_id", "exclusive_group_id", "source", "assigned_by", "assigned_at", "expires_at")
+
+
+def _snapshot(person: Person) -> list[dict]:
+    rows = TagAssignment.objects.filter(person=person).order_by("tag_id").values(*_FIELDS)
+    return [
+        {
+            **row,
+            "assigned_at": row["assigned_at"].isoformat(),
+            "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+        }
+        for row in rows
+    ]
+
+
+def move_tags(loser: Person, survivor: Person, moved: dict) -> dict:
+    """Give the survivor the loser's tags; where both hold a tag (or one exclusive group), the
+    earlier assignment stays. Both sides are noted so that undo restores them exactly."""
+    note = {"survivor": _snapshot(survivor), "loser": _snapshot(loser)}
+    kept = {
+        (row.tag_id, row.exclusive_group_id): row
+        for row in TagAssignment.objects.filter(person=survivor)
+    }
+    for row in TagAssignment.objects.filter(person=loser).order_by("assigned_at"):
+        clash = next(
+            (
+                other
+                for (tag_id, group_id), other in kept.items()
+                if tag_id == row.tag_id
+                or (row.exclusive_group_id and group_id == row.exclusive_group_id)
+            ),
+            None,
+        )
+        if clash is None or row.assigned_at < clash.assigned_at:
+            if clash is not None:
+                clash.delete()
+                kept.pop((clash.tag_id, clash.exclusive_group_id))
+            row.person = survivor
+            row.save(update_fields=["person"])
+            kept[(row.tag_id, row.exclusive_group_id)] = row
+    TagAssignment.objects.filter(person=loser).delete()
+    return note
+
+
+def undo_move_tags(survivor: Person, loser: Person, moved: dict) -> None:
+    """Put back both persons' assignments as they were before the merge, for the tags involved.
+
+    Tags the survivor gained after the merge on other tags are kept.
+    """
+    note = moved["tags"]
+    rows = note["survivor"] + note["loser"]
+    involved = {row["tag_id"] for row in rows}
+    groups = {row["exclusive_group_id"] for row in rows if row["exclusive_group_id"]}
+    TagAssignment.objects.filter(
+        Q(tag_id__in=involved) | Q(exclusive_group_id__in=groups), person__in=[survivor, loser]
+    ).delete()
+    TagAssignment.objects.bulk_create(
+        [TagAssignment(person=survivor, **row) for row in note["survivor"]]
+        + [TagAssignment(person=loser, **row) for row in note["loser"]]
+    )
+
+
+TAGS_MOVER = PersonDataMover(name="tags", move=move_tags, undo=undo_move_tags)

@@ -1,0 +1,91 @@
+"""Rule tags: keep each rule tag's holders equal to its condition, set-wise in SQL."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from identity.models import Actor
+from identity.services.audit import record_audit
+from profiles.conditions import matching_persons
+from profiles.models import Tag, TagKind, TagSource
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    tag: str
+    added: int
+    removed: int
+
+
+def refresh_rule_tag(
+    *, tag: Tag, actor: Actor, person_ids: Iterable[int] | None = None
+) -> RefreshResult:
+    """Add the tag to persons who now match its condition and remove it from those who don't.
+
+    Three statements whatever the population: remove the no longer matching, free the exclusive
+    group slot of the newly matching, insert the newly matching. `person_ids` limits the
+    refresh to those persons (after an event ingest).
+    """
+    if not tag.is_rule:
+        raise ValueError(f"{tag.key} is not a rule tag")
+    scope = None if person_ids is None else sorted(set(person_ids))
+    matching = matching_persons(tag.condition)
+    if scope is not None:
+        matching = matching.filter(pk__in=scope)
+    match_sql, match_params = matching.values("pk").query.sql_with_params()
+    exclusive_group = tag.group_id if tag.group and tag.group.exclusive else None
+    scope_sql = "" if scope is None else "AND a.person_id = ANY(%s)"
+    scope_params = [] if scope is None else [scope]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "  # noqa: S608
+            f"AND a.person_id NOT IN ({match_sql})",
+            [tag.pk, *scope_params, *match_params],
+        )
+        removed = cursor.rowcount
+        if exclusive_group is not None:
+            cursor.execute(
+                f"DELETE FROM profiles_tagassignment a WHERE a.exclusive_group_id = %s "  # noqa: S608
+                f"AND a.tag_id <> %s AND a.person_id IN ({match_sql})",
+                [exclusive_group, tag.pk, *match_params],
+            )
+        cursor.execute(
+            f"INSERT INTO profiles_tagassignment "  # noqa: S608
+            f"(person_id, tag_id, exclusive_group_id, source, assigned_by, assigned_at) "
+            f"SELECT m.person_id, %s, %s, %s, %s, now() FROM ({match_sql}) AS m(person_id) "
+            f"ON CONFLICT (person_id, tag_id) DO NOTHING",
+            [tag.pk, exclusive_group, TagSource.RULE, str(actor), *match_params],
+        )
+        added = cursor.rowcount
+        if scope is None:
+            Tag.objects.filter(pk=tag.pk).update(
+                last_refreshed_at=timezone.now(),
+                last_refresh_added=added,
+                last_refresh_removed=removed,
+            )
+        if added or removed or scope is None:
+            record_audit(
+                actor=actor,
+                action="tag.refresh",
+                target=tag.key,
+                after={
+                    "added": added,
+                    "removed": removed,
+                    "scope": "all" if scope is None else f"{len(scope)} persons",
+                },
+            )
+    return RefreshResult(tag=tag.key, added=added, removed=removed)
+
+
+def refresh_rule_tags(
+    *, actor: Actor, person_ids: Iterable[int] | None = None, keys: Iterable[str] | None = None
+) -> list[RefreshResult]:
+    """Refresh every rule tag (or those named), in key order, each in its own transaction."""
+    tags = Tag.objects.filter(kind=TagKind.RULE).select_related("group").order_by("key")
+    if keys is not None:
+        tags = tags.filter(key__in=list(keys))
+    person_ids = None if person_ids is None else list(person_ids)
+    return [refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids) for tag in tags]

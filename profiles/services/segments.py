@@ -1,0 +1,37 @@
+"""Segment sizes: live counts in one query, and the daily snapshots that chart growth."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from identity.models import Person
+from profiles.conditions import compile_condition
+from profiles.models import Segment, SegmentSnapshot
+
+
+def count_segments(segments: list[Segment]) -> dict[int, int]:
+    """Count the members of several segments in one query (a FILTER clause each)."""
+    if not segments:
+        return {}
+    now = timezone.now()
+    totals = Person.objects.live().aggregate(
+        **{
+            f"s{segment.pk}": Count("pk", filter=Q(compile_condition(segment.condition, now=now)))
+            for segment in segments
+        }
+    )
+    return {segment.pk: totals[f"s{segment.pk}"] for segment in segments}
+
+
+def snapshot_segments() -> list[SegmentSnapshot]:
+    """Record today's size of every segment (re-running the same day overwrites it)."""
+    segments = list(Segment.objects.all())
+    counts = count_segments(segments)
+    today = timezone.localdate()
+    with transaction.atomic():
+        return [
+            SegmentSnapshot.objects.update_or_create(
+                segment=segment, day=today, defaults={"count": counts[segment.pk]}
+            )[0]
+            for segment in segments
+        ]
