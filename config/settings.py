@@ -211,6 +211,9 @@ LOGGING = {
         # Request bodies and SQL parameters can carry personal data: keep them out of logs.
         "django.db.backends": {"level": "WARNING", "propagate": True},
         "pgserver": {"level": "WARNING", "propagate": True},
+        # httpx logs every request URL at INFO, and WeChat URLs carry app secrets and codes.
+        "httpx": {"level": "WARNING", "propagate": True},
+        "httpcore": {"level": "WARNING", "propagate": True},
     },
 }
 
@@ -219,3 +222,4 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Raw events older than this are folded into rollups and deleted by `manage.py prune_events`.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400)
+WECHAT_TIMEOUT_SECONDS = float(env_str("WECHAT_TIMEOUT_SECONDS", "5"))

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from config.middleware import DATABASE_UNAVAILABLE_BODY, RETRY_AFTER_SECONDS
 from identity.exceptions import DomainError
+from identity.wechat.errors import WeChatError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ def exception_handler(exc, context):
     """Map domain, DRF and database errors to the API error format; never a traceback."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, WeChatError):
+        headers = {"Retry-After": "5"} if exc.status == 503 else {}
+        return Response(
+            error_body(exc.code, str(exc), {"wechat_errcode": exc.errcode}),
+            status=exc.status,
+            headers=headers,
+        )
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return Response(
