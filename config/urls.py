@@ -3,9 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from profiles.wechat import views as wechat_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("wechat/callback/<str:appid>", wechat_views.callback, name="wechat-callback"),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

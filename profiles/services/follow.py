@@ -5,13 +5,16 @@ from django.db import connection
 from profiles.services.event_parsing import ParsedEvent
 
 SUBSCRIBE = "subscribe"
+# A QR scan is only pushed for a follower: evidence of following, without a scene change.
+FOLLOWING = ("subscribe", "qr_scan")
 
 
 def apply_follow_events(follows: list[tuple[int, ParsedEvent]]) -> None:
-    """Set each identity's follow state from its latest subscribe/unsubscribe event.
+    """Set each identity's follow state from its latest subscribe/unsubscribe/scan event.
 
     An event older than the identity's last follow change is ignored, so late or replayed
-    pushes cannot undo a newer state. One UPDATE whatever the batch size.
+    pushes cannot undo a newer state; followed_at and unfollowed_at move only when the state
+    changes. One UPDATE whatever the batch size.
     """
     latest: dict[int, ParsedEvent] = {}
     for identity_pk, event in follows:
@@ -26,21 +29,25 @@ def apply_follow_events(follows: list[tuple[int, ParsedEvent]]) -> None:
             """
             UPDATE identity_identity AS i SET
                 followed = v.followed,
-                followed_at = CASE WHEN v.followed THEN v.at ELSE i.followed_at END,
-                unfollowed_at = CASE WHEN v.followed THEN i.unfollowed_at ELSE v.at END,
-                subscribe_scene = CASE WHEN v.followed THEN v.scene ELSE i.subscribe_scene END,
+                followed_at = CASE WHEN v.followed AND i.followed IS NOT TRUE THEN v.at
+                                   ELSE i.followed_at END,
+                unfollowed_at = CASE WHEN NOT v.followed AND i.followed IS NOT FALSE THEN v.at
+                                     ELSE i.unfollowed_at END,
+                subscribe_scene = CASE WHEN v.subscribe THEN v.scene ELSE i.subscribe_scene END,
                 updated_at = now()
-            FROM unnest(%s::bigint[], %s::boolean[], %s::timestamptz[], %s::text[])
-                 AS v(id, followed, at, scene)
+            FROM unnest(%s::bigint[], %s::boolean[], %s::timestamptz[], %s::text[],
+                        %s::boolean[])
+                 AS v(id, followed, at, scene, subscribe)
             WHERE i.id = v.id
               AND v.at >= GREATEST(COALESCE(i.followed_at, '-infinity'),
                                    COALESCE(i.unfollowed_at, '-infinity'))
             """,
             [
                 pks,
-                [latest[pk].type == SUBSCRIBE for pk in pks],
+                [latest[pk].type in FOLLOWING for pk in pks],
                 [latest[pk].occurred_at for pk in pks],
                 [_scene(latest[pk]) for pk in pks],
+                [latest[pk].type == SUBSCRIBE for pk in pks],
             ],
         )
 

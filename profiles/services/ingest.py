@@ -16,7 +16,7 @@ from profiles.services.rules import refresh_rule_tags
 from profiles.services.stats import StoredEvent, apply_events
 
 MAX_BATCH = 1000
-FOLLOW_TYPES = ("subscribe", "unsubscribe")
+FOLLOW_TYPES = ("subscribe", "unsubscribe", "qr_scan")
 
 
 @dataclass
