@@ -35,6 +35,8 @@ class FollowerImport(models.Model):
 
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="follower_imports")
     next_openid = models.CharField(max_length=64, blank=True)
+    # Followers of the current page already resolved (the page restarts here on resume).
+    page_offset = models.PositiveIntegerField(default=0)
     pages_done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     followers_seen = models.PositiveIntegerField(default=0)

@@ -7,9 +7,9 @@ event lands on a person that stopped being live.
 """
 
 from django.db import connection
-from django.utils import timezone
 
-from identity.models import Actor, AuditEntry, Identity, Person
+from identity.models import Actor, App, Identity, Person
+from identity.services.bulk_resolve import bulk_resolve
 from identity.services.retry import StaleRead
 from profiles.services.event_parsing import ItemError, ParsedEvent
 
@@ -20,12 +20,20 @@ def attribute(
     events: list[ParsedEvent], *, allowed_app_ids: set[int] | None, actor: Actor
 ) -> tuple[dict[int, tuple[int, int | None]], list[dict]]:
     """Map event index -> (person pk, identity pk or None); unknown persons are item errors."""
-    by_openid = _identities_for({(e.app.pk, e.openid) for e in events if e.openid}, actor)
+    by_openid, failed = _identities_for(events, actor)
     by_public_id = _persons_for({e.person_public_id for e in events if e.person_public_id})
     errors, subjects = [], {}
     for event in events:
         if event.openid:
-            subjects[event.index] = by_openid[(event.app.pk, event.openid)]
+            key = (event.app.pk, event.openid)
+            if key in by_openid:
+                subjects[event.index] = by_openid[key]
+            else:
+                errors.append(
+                    ItemError(
+                        failed[key], "The openid could not be resolved.", {"openid": [failed[key]]}
+                    ).as_dict(event.index)
+                )
             continue
         person_pk = by_public_id.get(event.person_public_id)
         if person_pk is None:
@@ -53,36 +61,20 @@ def attribute(
     return subjects, errors
 
 
-def _identities_for(keys: set[PersonKey], actor: Actor) -> dict[PersonKey, tuple[int, int]]:
+def _identities_for(
+    events: list[ParsedEvent], actor: Actor
+) -> tuple[dict[PersonKey, tuple[int, int]], dict[PersonKey, str]]:
     """Return (person pk, identity pk) per (app, openid), creating the unseen ones."""
-    if not keys:
-        return {}
-    found = _select_identities(keys)
-    missing = sorted(keys - set(found))
-    if missing:
-        persons = Person.objects.bulk_create([Person() for _ in missing])
-        pairs = list(zip(missing, persons, strict=True))
-        created = _insert_identities([(*key, person.pk) for key, person in pairs])
-        lost = [person.pk for key, person in pairs if key not in created]
-        if lost:  # a concurrent batch created these identities first: use its persons
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM identity_person WHERE id = ANY(%s)", [lost])
-            found.update(_select_identities(set(missing) - set(created)))
-        found.update(created)
-        now = timezone.now()
-        AuditEntry.objects.bulk_create(
-            AuditEntry(
-                created_at=now,
-                actor_type=actor.type,
-                actor=actor.label,
-                action="identity.create",
-                person_id=person_pk,
-                target="",
-                after={"identity": identity_pk, "via": "event"},
-            )
-            for person_pk, identity_pk in created.values()
-        )
-    return found
+    by_app: dict[int, tuple[App, set[str]]] = {}
+    for event in events:
+        if event.openid:
+            by_app.setdefault(event.app.pk, (event.app, set()))[1].add(event.openid)
+    found, failed = {}, {}
+    for app, openids in by_app.values():
+        resolution = bulk_resolve(app=app, entries=dict.fromkeys(sorted(openids)), actor=actor)
+        found.update({(app.pk, openid): s for openid, s in resolution.subjects.items()})
+        failed.update({(app.pk, openid): code for openid, code in resolution.errors.items()})
+    return found, failed
 
 
 def _select_identities(keys: set[PersonKey]) -> dict[PersonKey, tuple[int, int]]:
@@ -93,20 +85,6 @@ def _select_identities(keys: set[PersonKey]) -> dict[PersonKey, tuple[int, int]]
             "JOIN unnest(%s::bigint[], %s::text[]) AS k(app_id, openid) "
             "ON i.app_id = k.app_id AND i.openid = k.openid",
             [list(app_pks), list(openids)],
-        )
-        return {(app_pk, openid): (person, pk) for app_pk, openid, person, pk in cursor.fetchall()}
-
-
-def _insert_identities(rows: list[tuple[int, str, int]]) -> dict[PersonKey, tuple[int, int]]:
-    app_pks, openids, person_pks = (list(column) for column in zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO identity_identity "
-            "(app_id, openid, person_id, subscribe_scene, created_at, updated_at) "
-            "SELECT app_id, openid, person_id, '', now(), now() "
-            "FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS k(app_id, openid, person_id) "
-            "ON CONFLICT (app_id, openid) DO NOTHING RETURNING app_id, openid, person_id, id",
-            [app_pks, openids, person_pks],
         )
         return {(app_pk, openid): (person, pk) for app_pk, openid, person, pk in cursor.fetchall()}
 

@@ -38,6 +38,7 @@ def wechat_apps(fake_wechat, miniprogram, service_account, h5, actor):
     """The three test apps, registered with the same secrets here and at the fake WeChat."""
     for app in (miniprogram, service_account, h5):
         set_app_credentials(app=app, secret=SECRETS[app.appid], actor=actor)
+        app.refresh_from_db()
         fake_wechat.add_app(app.appid, SECRETS[app.appid])
     return {
         AppKind.MINIPROGRAM: miniprogram,

@@ -42,7 +42,7 @@ class FakeWeChatState:
         self.oauth_tokens: dict[str, dict] = {}
         self.phone_codes: dict[str, dict] = {}
         self.openid_changes: dict[tuple[str, str], str] = {}
-        self.failures: list[list] = []  # [path, errcode, remaining]
+        self.failures: list[list] = []  # [path, errcode, remaining, calls to let through first]
         self.calls: list[str] = []
         self.page_size = page_size
         self.token_ttl = token_ttl
@@ -108,10 +108,10 @@ class FakeWeChatState:
             }
         return code
 
-    def fail_next(self, path: str, errcode: int, times: int = 1) -> None:
-        """Make the next `times` calls to `path` answer `errcode`."""
+    def fail_next(self, path: str, errcode: int, times: int = 1, *, after: int = 0) -> None:
+        """Make `times` calls to `path` answer `errcode`, once `after` calls went through."""
         with self.lock:
-            self.failures.append([path, errcode, times])
+            self.failures.append([path, errcode, times, after])
 
     def expire_tokens(self, appid: str) -> None:
         with self.lock:
@@ -123,9 +123,13 @@ class FakeWeChatState:
         with self.lock:
             self.calls.append(path)
             for failure in self.failures:
-                if failure[0] == path and failure[2] > 0:
-                    failure[2] -= 1
-                    return failure[1]
+                if failure[0] != path or failure[2] <= 0:
+                    continue
+                if failure[3] > 0:
+                    failure[3] -= 1
+                    continue
+                failure[2] -= 1
+                return failure[1]
         return None
 
     def issue_token(self, app: FakeApp) -> str:
