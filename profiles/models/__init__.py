@@ -2,6 +2,7 @@ from profiles.models.events import Event, EventRollup, EventType
 from profiles.models.segments import Segment, SegmentSnapshot
 from profiles.models.stats import PersonEventStats, PersonStats, PruneRun
 from profiles.models.tags import Tag, TagAssignment, TagGroup, TagKind, TagSource
+from profiles.models.wechat_sync import WeChatTagMember, WeChatTagSync
 
 __all__ = [
     "Event",
@@ -17,4 +18,6 @@ __all__ = [
     "TagGroup",
     "TagKind",
     "TagSource",
+    "WeChatTagMember",
+    "WeChatTagSync",
 ]

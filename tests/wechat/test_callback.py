@@ -47,7 +47,10 @@ def post_aes(client, xml):
         f"/wechat/callback/{SERVICE}?signature={signature(TOKEN, timestamp, nonce)}"
         f"&timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_sig}"
     )
-    body = f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    body = (
+        "<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    )
     return client.post(url, data=body, content_type="text/xml")
 
 
