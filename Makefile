@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+FAKE_WECHAT_PORT ?= 8081
 
 .PHONY: run test install lint format migrate stop-db clean
 
@@ -20,11 +21,15 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## Run the service on 127.0.0.1:8000 with demo data (embedded PostgreSQL without DATABASE_URL).
+## Run the service on 127.0.0.1:8000 with demo data (embedded PostgreSQL without DATABASE_URL)
+## and a fake WeChat server on 127.0.0.1:8081, so that the demo works offline.
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	@$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	WECHAT_API_BASE=$${WECHAT_API_BASE:-http://127.0.0.1:$(FAKE_WECHAT_PORT)} DEBUG=$${DEBUG:-1} \
+		$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite.
 test: install

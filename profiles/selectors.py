@@ -53,14 +53,22 @@ def person_events(
 
 
 def segment_members(
-    segment, *, limit: int, cursor: str | None = None, app=None
+    segment,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    app=None,
+    allowed_app_ids: set[int] | None = None,
 ) -> tuple[list[Person], str | None]:
     """One page of a segment's live members in id order, keyset paginated.
 
     With `app`, each member carries `app_openid`: its openid there (what a messaging backend
-    needs), or None. A fixed number of queries whatever the page size.
+    needs), or None. A key restricted to apps sees only members with an identity in them.
+    A fixed number of queries whatever the page size.
     """
     members = person_queryset().filter(compile_condition(segment.condition))
+    if allowed_app_ids is not None:
+        members = members.filter(pk__in=visible_person_ids(allowed_app_ids))
     if cursor:
         members = members.filter(pk__gt=_decode_member_cursor(cursor))
     if app is not None:
@@ -69,6 +77,11 @@ def segment_members(
     page = list(members.order_by("pk")[: limit + 1])
     next_cursor = _encode_member_cursor(page[limit - 1].pk) if len(page) > limit else None
     return page[:limit], next_cursor
+
+
+def visible_person_ids(allowed_app_ids: set[int]):
+    """Subquery of the persons a key restricted to these apps may see."""
+    return Identity.objects.filter(app_id__in=allowed_app_ids).values("person_id")
 
 
 def _encode_member_cursor(pk: int) -> str:

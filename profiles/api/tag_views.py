@@ -67,7 +67,7 @@ class SegmentListView(IdentityApiView):
     @extend_schema(operation_id="segments_list", responses={200: s.SegmentListOut, **ERRORS})
     def get(self, request):
         segments = list(Segment.objects.order_by("key"))
-        counts = count_segments(segments)
+        counts = count_segments(segments, allowed_app_ids=self.key.allowed_app_ids)
         return Response({"results": [_segment(seg, counts[seg.pk]) for seg in segments]})
 
 
@@ -77,7 +77,8 @@ class SegmentDetailView(IdentityApiView):
     @extend_schema(operation_id="segments_retrieve", responses={200: s.SegmentOut, **ERRORS})
     def get(self, request, key: str):
         segment = _segment_or_404(key)
-        return Response(_segment(segment, count_segments([segment])[segment.pk]))
+        counts = count_segments([segment], allowed_app_ids=self.key.allowed_app_ids)
+        return Response(_segment(segment, counts[segment.pk]))
 
 
 class SegmentMembersView(IdentityApiView):
@@ -103,7 +104,11 @@ class SegmentMembersView(IdentityApiView):
         segment = _segment_or_404(key)
         app = self.app(query["appid"]) if "appid" in query else None
         members, next_cursor = selectors.segment_members(
-            segment, limit=query["limit"], cursor=query.get("cursor"), app=app
+            segment,
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            app=app,
+            allowed_app_ids=self.key.allowed_app_ids,
         )
         results = []
         for member in members:

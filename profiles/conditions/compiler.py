@@ -91,6 +91,8 @@ def _event(node: dict, now: datetime) -> Q:
         .annotate(n=Count("id"))
     )
     low, high = node.get("min_count") or 0, node.get("max_count")
+    if low < 1 and high is None:
+        return Q(pk__isnull=False)  # "at least 0 times": everyone
     if low >= 1:
         bounded = counts.filter(n__gte=low)
         if high is not None:

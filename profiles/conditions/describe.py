@@ -1,6 +1,7 @@
 """Render a condition as readable text for the admin, next to its JSON."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from profiles.conditions.grammar import FIELDS
 
@@ -36,7 +37,8 @@ def _join(children, word, depth) -> str:
 
 
 def _field(node) -> str:
-    label = FIELDS.get(node.get("field"), node.get("field"))
+    field = node.get("field")
+    label = FIELDS.get(field, field) if isinstance(field, str) else _("(invalid)")
     op, value = node.get("op"), node.get("value")
     if op == "within_days":
         return _("%(field)s within the last %(days)s days") % {"field": label, "days": value}
@@ -50,9 +52,9 @@ def _event(node) -> str:
     if low is not None and high is not None:
         times = _("%(low)s to %(high)s times") % {"low": low, "high": high}
     elif low is not None:
-        times = _("at least %(low)s times") % {"low": low}
+        times = ngettext("at least %(low)s time", "at least %(low)s times", low) % {"low": low}
     else:
-        times = _("at most %(high)s times") % {"high": high}
+        times = ngettext("at most %(high)s time", "at most %(high)s times", high) % {"high": high}
     return _("“%(event)s” %(times)s in the last %(days)s days") % {
         "event": node.get("event"),
         "times": times,

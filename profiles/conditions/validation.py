@@ -97,7 +97,7 @@ class _Checker:
 
     def check_followed(self, node, path, depth):
         self._only(node, path, ["followed"])
-        if node["followed"] not in self.service_accounts:
+        if not isinstance(node["followed"], str) or node["followed"] not in self.service_accounts:
             self.fail(path, f"{node['followed']!r} is not a registered service account.")
 
     def check_has_phone(self, node, path, depth):
@@ -108,7 +108,7 @@ class _Checker:
     def check_field(self, node, path, depth):
         self._only(node, path, ["field", "op", "value"])
         field, op, value = node.get("field"), node.get("op"), node.get("value")
-        if field not in FIELDS:
+        if not isinstance(field, str) or field not in FIELDS:
             self.fail(path, f"Unknown field {field!r}; known: {', '.join(FIELDS)}.")
             return
         if field in TIME_FIELDS:
@@ -129,7 +129,7 @@ class _Checker:
 
     def check_event(self, node, path, depth):
         self._only(node, path, ["event", "within_days", "min_count", "max_count"])
-        if node["event"] not in self.event_types:
+        if not isinstance(node["event"], str) or node["event"] not in self.event_types:
             self.fail(path, f"Unknown event type {node['event']!r}.")
         if not _is_days(node.get("within_days")):
             self.fail(path, f"within_days must be a whole number of days, 1 to {MAX_DAYS}.")
@@ -168,16 +168,48 @@ def _is_number(value) -> bool:
 def validate(condition, *, forbidden_tag: str | None = None) -> None:
     """Raise ConditionInvalid naming every bad node, or return when the tree is sound.
 
-    Reads the known tags, apps and event types (three small queries).
+    `forbidden_tag` is the rule tag the condition belongs to: it may not depend on itself,
+    directly or through other rule tags. Reads the known tags, apps and event types.
     """
     apps = dict(App.objects.values_list("appid", "kind"))
+    tags = dict(Tag.objects.values_list("key", "condition"))
     checker = _Checker(
-        tags=set(Tag.objects.values_list("key", flat=True)),
+        tags=set(tags),
         apps=set(apps),
         service_accounts={appid for appid, kind in apps.items() if kind == AppKind.SERVICE_ACCOUNT},
         event_types=set(EventType.objects.values_list("key", flat=True)),
         forbidden_tag=forbidden_tag,
     )
     checker.node(condition, "", 1)
+    if not checker.errors and forbidden_tag is not None:
+        rules = {key: referenced_tags(cond) for key, cond in tags.items() if cond is not None}
+        rules[forbidden_tag] = referenced_tags(condition)
+        if _reaches(rules, start=forbidden_tag):
+            checker.fail("$", "The rule depends on itself through other rule tags.")
     if checker.errors:
         raise ConditionInvalid(checker.errors)
+
+
+def referenced_tags(node) -> set[str]:
+    """The tag keys a (valid or not) condition tree mentions."""
+    if isinstance(node, dict):
+        found = {node["tag"]} if isinstance(node.get("tag"), str) else set()
+        for value in node.values():
+            found |= referenced_tags(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(referenced_tags(child) for child in node)) if node else set()
+    return set()
+
+
+def _reaches(graph: dict[str, set[str]], *, start: str) -> bool:
+    """Tell whether `start` can reach itself through the dependency graph."""
+    seen, stack = set(), list(graph.get(start, ()))
+    while stack:
+        key = stack.pop()
+        if key == start:
+            return True
+        if key not in seen:
+            seen.add(key)
+            stack.extend(graph.get(key, ()))
+    return False

@@ -1,10 +1,15 @@
 """Carry tag assignments through merges and undos: the earliest assignment wins."""
 
+from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from identity.models import Person
+from identity.models import Actor, Person
 from identity.services.person_data import PersonDataMover
 from profiles.models import TagAssignment
+from profiles.services.rules import refresh_rule_tags
+
+RULE_ACTOR = Actor.system("rule refresh after merge")
 
 _FIELDS = ("tag_id", "exclusive_group_id", "source", "assigned_by", "assigned_at", "expires_at")
 
@@ -23,8 +28,10 @@ def _snapshot(person: Person) -> list[dict]:
 
 def move_tags(loser: Person, survivor: Person, moved: dict) -> dict:
     """Give the survivor the loser's tags; where both hold a tag (or one exclusive group), the
-    earlier assignment stays. Both sides are noted so that undo restores them exactly."""
+    active one, then the earlier one, stays. Both sides are noted so that undo restores them
+    exactly. Rule tags of both persons are refreshed once the merge commits."""
     note = {"survivor": _snapshot(survivor), "loser": _snapshot(loser)}
+    now = timezone.now()
     kept = {
         (row.tag_id, row.exclusive_group_id): row
         for row in TagAssignment.objects.filter(person=survivor)
@@ -39,7 +46,7 @@ def move_tags(loser: Person, survivor: Person, moved: dict) -> dict:
             ),
             None,
         )
-        if clash is None or row.assigned_at < clash.assigned_at:
+        if clash is None or _wins(row, clash, now):
             if clash is not None:
                 clash.delete()
                 kept.pop((clash.tag_id, clash.exclusive_group_id))
@@ -47,7 +54,24 @@ def move_tags(loser: Person, survivor: Person, moved: dict) -> dict:
             row.save(update_fields=["person"])
             kept[(row.tag_id, row.exclusive_group_id)] = row
     TagAssignment.objects.filter(person=loser).delete()
+    _refresh_rules_after_commit(survivor, loser)
     return note
+
+
+def _refresh_rules_after_commit(*persons: Person) -> None:
+    """Rule tags follow the persons' new identities and stats once the change is committed
+    (not inside the merge: its identities move after the movers run)."""
+    pks = [person.pk for person in persons]
+    transaction.on_commit(lambda: refresh_rule_tags(actor=RULE_ACTOR, person_ids=pks))
+
+
+def _wins(row: TagAssignment, other: TagAssignment, now) -> bool:
+    """An active assignment beats an expired one; otherwise the earlier one wins."""
+    return (not _active(row, now), row.assigned_at) < (not _active(other, now), other.assigned_at)
+
+
+def _active(row: TagAssignment, now) -> bool:
+    return row.expires_at is None or row.expires_at > now
 
 
 def undo_move_tags(survivor: Person, loser: Person, moved: dict) -> None:
@@ -66,6 +90,7 @@ def undo_move_tags(survivor: Person, loser: Person, moved: dict) -> None:
         [TagAssignment(person=survivor, **row) for row in note["survivor"]]
         + [TagAssignment(person=loser, **row) for row in note["loser"]]
     )
+    _refresh_rules_after_commit(survivor, loser)
 
 
 TAGS_MOVER = PersonDataMover(name="tags", move=move_tags, undo=undo_move_tags)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from identity.models import Actor
 from identity.services.audit import record_audit
 from profiles.conditions import matching_persons
+from profiles.conditions.validation import referenced_tags
 from profiles.models import Tag, TagKind, TagSource
 
 
@@ -83,9 +84,34 @@ def refresh_rule_tag(
 def refresh_rule_tags(
     *, actor: Actor, person_ids: Iterable[int] | None = None, keys: Iterable[str] | None = None
 ) -> list[RefreshResult]:
-    """Refresh every rule tag (or those named), in key order, each in its own transaction."""
+    """Refresh every rule tag (or those named), each in its own transaction.
+
+    A rule that mentions other rule tags runs after them, so it sees their fresh holders.
+    """
     tags = Tag.objects.filter(kind=TagKind.RULE).select_related("group").order_by("key")
     if keys is not None:
         tags = tags.filter(key__in=list(keys))
     person_ids = None if person_ids is None else list(person_ids)
-    return [refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids) for tag in tags]
+    return [
+        refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
+        for tag in dependency_order(list(tags))
+    ]
+
+
+def dependency_order(tags: list[Tag]) -> list[Tag]:
+    """Order rule tags so that each comes after the rule tags its condition mentions."""
+    by_key = {tag.key: tag for tag in tags}
+    ordered, placed = [], set()
+
+    def place(tag: Tag, path: frozenset) -> None:
+        if tag.key in placed or tag.key in path:  # cycles are refused on save; never loop
+            return
+        for key in sorted(referenced_tags(tag.condition)):
+            if key in by_key:
+                place(by_key[key], path | {tag.key})
+        placed.add(tag.key)
+        ordered.append(tag)
+
+    for tag in tags:
+        place(tag, frozenset())
+    return ordered

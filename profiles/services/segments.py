@@ -4,17 +4,27 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from identity.models import Person
+from identity.models import Identity, Person
 from profiles.conditions import compile_condition
 from profiles.models import Segment, SegmentSnapshot
 
 
-def count_segments(segments: list[Segment]) -> dict[int, int]:
-    """Count the members of several segments in one query (a FILTER clause each)."""
+def count_segments(
+    segments: list[Segment], *, allowed_app_ids: set[int] | None = None
+) -> dict[int, int]:
+    """Count the members of several segments in one query (a FILTER clause each).
+
+    A key restricted to apps counts only the members it may see.
+    """
     if not segments:
         return {}
     now = timezone.now()
-    totals = Person.objects.live().aggregate(
+    persons = Person.objects.live()
+    if allowed_app_ids is not None:
+        persons = persons.filter(
+            pk__in=Identity.objects.filter(app_id__in=allowed_app_ids).values("person_id")
+        )
+    totals = persons.aggregate(
         **{
             f"s{segment.pk}": Count("pk", filter=Q(compile_condition(segment.condition, now=now)))
             for segment in segments

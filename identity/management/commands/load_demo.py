@@ -11,6 +11,7 @@ from django.utils import timezone
 from identity.models import Actor, ApiKey, AppKind, Identity
 from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key, revoke_api_key
+from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
@@ -41,9 +42,13 @@ class Command(BaseCommand):
     def handle(self, *args, persons, seed, admin_username, **options):
         actor = Actor.system("load_demo")
         apps = [
-            provision_app(appid=appid, kind=kind, name=name, actor=actor)[0]
+            provision_app(
+                appid=appid, kind=kind, name=name, secret=f"demo-secret-{appid}", actor=actor
+            )[0]
             for appid, kind, name in DEMO_APPS
         ]
+        # A demo-only callback token, so that signed pushes can be tried locally.
+        set_app_credentials(app=apps[1], callback_token="demotoken", actor=actor)  # noqa: S106
         existing = Identity.objects.filter(app__in=apps).count()
         if existing:
             self.stdout.write(f"Demo persons already loaded ({existing} identities).")
@@ -58,6 +63,7 @@ class Command(BaseCommand):
             + f"  Admin:    http://127.0.0.1:8000/admin/  login {admin_username} / {password}\n"
             + f"  API key:  {raw_key}\n"
             + "  API docs: http://127.0.0.1:8000/api/v1/docs/\n"
+            + "  WeChat:   a fake WeChat server runs on 127.0.0.1:8081 (see README, Demo)\n"
             + f'  Try:      curl -H "Authorization: Bearer {raw_key}" '
             + f'"http://127.0.0.1:8000/api/v1/persons/lookup?appid={apps[0].appid}'
             + f'&openid={self._sample_openid(apps[0])}"\n'

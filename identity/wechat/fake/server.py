@@ -214,12 +214,36 @@ PLAIN_ROUTES = {
 }
 
 
+def control(state: FakeWeChatState, path: str, payload: dict) -> dict:
+    """Set-up calls for the demo (`/__fake__/...`): make codes and followers on request."""
+    appid = payload.get("appid", "")
+    if appid not in state.apps:
+        return _error(40013, "invalid appid")
+    if path == "/__fake__/login_code":
+        return {"code": state.login_code(appid, payload["openid"], unionid=payload.get("unionid"))}
+    if path == "/__fake__/oauth_code":
+        scope = payload.get("scope", "snsapi_userinfo")
+        code = state.oauth_code(
+            appid, payload["openid"], unionid=payload.get("unionid"), scope=scope
+        )
+        return {"code": code}
+    if path == "/__fake__/phone_code":
+        return {"code": state.phone_code(appid, payload["phone"])}
+    if path == "/__fake__/follower":
+        state.add_follower(appid, payload["openid"], unionid=payload.get("unionid"))
+        return _error(0, "ok")
+    return _error(40066, "invalid url")
+
+
 def answer(state: FakeWeChatState, method: str, target: str, body: bytes) -> dict:
     """Route one request to its endpoint (shared by the HTTP handler and unit tests)."""
     url = urlsplit(target)
     query = {key: values[-1] for key, values in parse_qs(url.query).items()}
     payload = json.loads(body) if body else None
     routes = Routes(state)
+    if url.path.startswith("/__fake__/") and method == "POST":
+        with state.lock:
+            return control(state, url.path, payload or {})
     with state.lock:
         failure = state.injected_failure(url.path)
         if failure is not None:
