@@ -6,6 +6,7 @@ DB_CONN_MAX_AGE, DB_POOL, DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE, SECURE_SSL_REDIREC
 SECURE_PROXY_SSL_HEADER, SECURE_HSTS_SECONDS, LOG_LEVEL.
 """
 
+import os
 from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
@@ -176,7 +177,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "identity.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["identity.api.throttling.ApiKeyRateThrottle"],
 }
+# Requests per API key, shared through the cache ("" for no limit).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "6000/min").strip() or None
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Unified identity API",

@@ -15,6 +15,8 @@ def _plain_http(settings):
     settings.SECURE_SSL_REDIRECT = False
     # Admin logins hash a password per test; a fast hasher keeps the suite quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Rate limits have their own tests; elsewhere a shared Redis must not throttle the suite.
+    settings.API_RATE_LIMIT = None
 
 
 @pytest.fixture
