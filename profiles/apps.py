@@ -11,6 +11,7 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from identity.person_sections import register_section
         from identity.services.person_data import register_mover
+        from profiles import integrity
         from profiles.api.sections import STATS_SECTION, TAGS_SECTION
         from profiles.services.person_events import EVENTS_MOVER
         from profiles.services.person_tags import TAGS_MOVER
@@ -19,3 +20,4 @@ class ProfilesConfig(AppConfig):
         register_mover(TAGS_MOVER)
         register_section(TAGS_SECTION)
         register_section(STATS_SECTION)
+        integrity.register()

@@ -1,6 +1,8 @@
-"""The person page of identity, extended with the person's stats and latest events."""
+"""The person page of identity, extended with stats, latest events, tags and tag history."""
 
 from django.contrib import admin
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -8,7 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from identity.admin.common import ReadOnlyInline
 from identity.admin.persons import PersonAdmin
 from identity.models import Person
-from profiles.models import Event, PersonEventStats, PersonStats
+from profiles.admin.history import history_table, person_tag_history
+from profiles.admin.person_filters import PERSON_FILTERS
+from profiles.admin.person_tags import PersonTagActions, TagAssignmentInline
+from profiles.models import Event, PersonEventStats, PersonStats, TagAssignment
 
 LATEST_EVENTS = 20
 EVENT_COLUMNS = (_("type"), _("app"), _("occurred at"), _("amount"), _("channel"))
@@ -57,16 +62,24 @@ class EventStatsInline(ReadOnlyInline, admin.TabularInline):
         return super().get_queryset(request).select_related("type").order_by("type")
 
 
-class ProfilePersonAdmin(PersonAdmin):
-    list_display = (*PersonAdmin.list_display, "last_seen")
+class ProfilePersonAdmin(PersonTagActions, PersonAdmin):
+    list_display = (*PersonAdmin.list_display, "last_seen", "tag_list")
+    list_filter = (*PersonAdmin.list_filter, *PERSON_FILTERS)
+    actions = ("add_tag", "remove_tag")
     fields = None  # the fieldsets below replace PersonAdmin's flat list
     fieldsets = (
         (None, {"fields": PersonAdmin.fields}),
         (_("Stats"), {"fields": STATS_FIELDS}),
         (_("Latest events"), {"fields": ("latest_events",)}),
+        (_("Tag history"), {"fields": ("tag_history",)}),
     )
-    readonly_fields = (*PersonAdmin.readonly_fields, *STATS_FIELDS, "latest_events")
-    inlines = (*PersonAdmin.inlines, EventStatsInline)
+    readonly_fields = (
+        *PersonAdmin.readonly_fields,
+        *STATS_FIELDS,
+        "latest_events",
+        "tag_history",
+    )
+    inlines = (*PersonAdmin.inlines, TagAssignmentInline, EventStatsInline)
 
     first_seen = _stat("first_seen_at", _("first seen"))
     last_seen = _stat("last_seen_at", _("last seen"), ordering="stats__last_seen_at")
@@ -78,8 +91,23 @@ class ProfilePersonAdmin(PersonAdmin):
     last_payment = _stat("last_pay_at", _("last payment"))
 
     def get_queryset(self, request):
-        # One LEFT JOIN serves the "last seen" column and the eight stats fields alike.
-        return super().get_queryset(request).select_related("stats")
+        # One LEFT JOIN serves the "last seen" column and the eight stats fields alike; the
+        # active tag keys come in the same query, like PersonAdmin's counts.
+        active = TagAssignment.objects.active().filter(person=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("stats")
+            .annotate(tag_keys=ArraySubquery(active.order_by("tag__key").values("tag__key")))
+        )
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, obj):
+        return ", ".join(obj.tag_keys) or None
+
+    @admin.display(description=_("tag history"))
+    def tag_history(self, obj):
+        return history_table(person_tag_history(obj))
 
     @admin.display(description=_("latest events"))
     def latest_events(self, obj):

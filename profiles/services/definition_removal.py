@@ -5,32 +5,20 @@ from django.db import transaction
 from identity.exceptions import Conflict
 from identity.models import Actor
 from identity.services.audit import record_audit
+from profiles.conditions.validation import referenced_tags
 from profiles.models import Segment, Tag, TagGroup
-
-
-def tags_in(condition) -> set[str]:
-    """Return the tag keys a condition tree mentions, wherever they sit in it."""
-    if not isinstance(condition, dict):
-        return set()
-    found = {condition["tag"]} if isinstance(condition.get("tag"), str) else set()
-    for key in ("all", "any"):
-        children = condition.get(key)
-        if isinstance(children, list):
-            for child in children:
-                found |= tags_in(child)
-    if "not" in condition:
-        found |= tags_in(condition["not"])
-    return found
 
 
 def tag_users(key: str) -> list[str]:
     """Name the rule tags and segments whose condition mentions a tag (`tag:x`, `segment:y`)."""
     rules = Tag.objects.filter(condition__isnull=False).exclude(key=key)
     users = [
-        f"tag:{tag.key}" for tag in rules.only("key", "condition") if key in tags_in(tag.condition)
+        f"tag:{tag.key}"
+        for tag in rules.only("key", "condition")
+        if key in referenced_tags(tag.condition)
     ]
     segments = Segment.objects.only("key", "condition")
-    users += [f"segment:{seg.key}" for seg in segments if key in tags_in(seg.condition)]
+    users += [f"segment:{seg.key}" for seg in segments if key in referenced_tags(seg.condition)]
     return sorted(users)
 
 

@@ -1,6 +1,8 @@
 """Create and change tag groups, tags and segments (admin), conditions validated first."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils.translation import ngettext
 
 from identity.exceptions import InvalidInput
 from identity.models import Actor
@@ -32,20 +34,43 @@ def save_tag(*, tag: Tag, actor: Actor) -> Tag:
     else:
         tag.condition = None
     creating = tag.pk is None
-    with transaction.atomic():
-        before = None if creating else _tag_state(Tag.objects.get(pk=tag.pk))
-        tag.save()
-        exclusive = tag.group_id if tag.group and tag.group.exclusive else None
-        TagAssignment.objects.filter(tag=tag).exclude(exclusive_group_id=exclusive).update(
-            exclusive_group_id=exclusive
-        )
-        record_audit(
-            actor=actor,
-            action="tag.create" if creating else "tag.update",
-            target=tag.key,
-            before=before,
-            after=_tag_state(tag),
-        )
+    try:
+        with transaction.atomic():
+            return _save_tag(tag, creating, actor)
+    except IntegrityError as exc:
+        if _constraint(exc) != "tag_assignment_exclusive":
+            raise
+        raise InvalidInput(
+            {
+                "group": [
+                    f"Some persons hold this tag and another tag of the exclusive group "
+                    f"“{tag.group}”. Remove one of them first."
+                ]
+            }
+        ) from exc
+
+
+def _save_tag(tag: Tag, creating: bool, actor: Actor) -> Tag:
+    before = None
+    if not creating:
+        stored = Tag.objects.get(pk=tag.pk)
+        before = _tag_state(stored)
+        if stored.kind != tag.kind:
+            # Holders of the old kind do not carry over: a new rule starts from its condition,
+            # a new manual tag from staff's choices.
+            TagAssignment.objects.filter(tag=tag).delete()
+    tag.save()
+    exclusive = tag.group_id if tag.group and tag.group.exclusive else None
+    TagAssignment.objects.filter(tag=tag).exclude(exclusive_group_id=exclusive).update(
+        exclusive_group_id=exclusive
+    )
+    record_audit(
+        actor=actor,
+        action="tag.create" if creating else "tag.update",
+        target=tag.key,
+        before=before,
+        after=_tag_state(tag),
+    )
     return tag
 
 
@@ -53,17 +78,51 @@ def save_tag_group(*, group: TagGroup, actor: Actor) -> TagGroup:
     """Create or update a tag group; making it exclusive needs every person to hold one tag of
     it at most (the database refuses otherwise, and nothing changes)."""
     creating = group.pk is None
-    with transaction.atomic():
-        group.save()
-        exclusive = group.pk if group.exclusive else None
-        TagAssignment.objects.filter(tag__group=group).update(exclusive_group_id=exclusive)
-        record_audit(
-            actor=actor,
-            action="tag_group.create" if creating else "tag_group.update",
-            target=group.key,
-            after={"name": group.name, "exclusive": group.exclusive},
-        )
+    try:
+        with transaction.atomic():
+            before = None
+            if not creating:
+                stored = TagGroup.objects.get(pk=group.pk)
+                before = {"name": stored.name, "exclusive": stored.exclusive}
+            group.save()
+            exclusive = group.pk if group.exclusive else None
+            TagAssignment.objects.filter(tag__group=group).update(exclusive_group_id=exclusive)
+            record_audit(
+                actor=actor,
+                action="tag_group.create" if creating else "tag_group.update",
+                target=group.key,
+                before=before,
+                after={"name": group.name, "exclusive": group.exclusive},
+            )
+    except IntegrityError as exc:
+        if _constraint(exc) != "tag_assignment_exclusive":
+            raise
+        count = persons_holding_several(group)
+        message = ngettext(
+            "%(count)d person holds more than one tag of this group, so it cannot be "
+            "exclusive. Remove the extra tags first.",
+            "%(count)d persons hold more than one tag of this group, so it cannot be "
+            "exclusive. Remove the extra tags first.",
+            count,
+        ) % {"count": count}
+        raise InvalidInput({"exclusive": [message]}) from exc
     return group
+
+
+def persons_holding_several(group: TagGroup) -> int:
+    """Count the persons who hold two or more tags of a group (what stops it being exclusive)."""
+    return (
+        TagAssignment.objects.filter(tag__group=group)
+        .values("person_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL reported."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
 
 
 def save_segment(*, segment: Segment, actor: Actor) -> Segment:

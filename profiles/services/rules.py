@@ -57,7 +57,10 @@ def refresh_rule_tag(
             f"INSERT INTO profiles_tagassignment "  # noqa: S608
             f"(person_id, tag_id, exclusive_group_id, source, assigned_by, assigned_at) "
             f"SELECT m.person_id, %s, %s, %s, %s, now() FROM ({match_sql}) AS m(person_id) "
-            f"ON CONFLICT (person_id, tag_id) DO NOTHING",
+            # A matching person whose (formerly manual) assignment expired holds it again.
+            f"ON CONFLICT (person_id, tag_id) DO UPDATE SET expires_at = NULL, "
+            f"source = EXCLUDED.source, assigned_at = EXCLUDED.assigned_at "
+            f"WHERE profiles_tagassignment.expires_at IS NOT NULL",
             [tag.pk, exclusive_group, TagSource.RULE, str(actor), *match_params],
         )
         added = cursor.rowcount

@@ -105,6 +105,8 @@ def bulk_assign_tag(
     *, persons: list[Person], key: str, actor: Actor, expires_at: datetime | None = None
 ) -> int:
     """Give one manual tag to many persons (admin bulk action); returns how many got it."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput({"expires_at": ["Must be in the future."]})
     tag = _manual_tags([key])[0]
     with transaction.atomic():
         locked = lock_persons(*[person.pk for person in persons])

@@ -1,0 +1,69 @@
+"""Form pieces shared by the tag and segment admins: condition JSON, service errors on fields."""
+
+import json
+
+from django import forms
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+
+from identity.exceptions import InvalidInput
+from profiles.conditions import describe
+
+
+class ConditionJSONField(forms.JSONField):
+    """A condition as indented JSON; no condition is an empty box rather than `null`."""
+
+    def prepare_value(self, value):
+        if value is None:
+            return ""
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+CONDITION_OVERRIDES = {
+    models.JSONField: {
+        "form_class": ConditionJSONField,
+        "widget": forms.Textarea(
+            attrs={"rows": 14, "cols": 60, "spellcheck": "false", "style": "font-family: monospace"}
+        ),
+    }
+}
+
+
+def condition_text(condition) -> str | None:
+    """Render a stored condition for people; None shows as "-" in the admin."""
+    return describe(condition) if condition else None
+
+
+class ServiceErrorsOnForm:
+    """Show the InvalidInput a service raises while saving on the form, the input kept.
+
+    The admin saves inside one transaction, which the error rolls back. The view then runs once
+    more on the same POST, and the form reports the service's errors on the fields they name
+    (path of the bad node included), or above the form for fields it does not show.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except InvalidInput as exc:
+            if request.method != "POST" or hasattr(request, "service_errors"):
+                raise
+            request.service_errors = exc.details
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        errors = getattr(request, "service_errors", None)
+        if not errors:
+            return form_class
+
+        class WithServiceErrors(form_class):
+            def clean(self):
+                cleaned = super().clean()
+                for field, messages in errors.items():
+                    self.add_error(field if field in self.fields else None, list(messages))
+                return cleaned
+
+        return WithServiceErrors

@@ -1,0 +1,111 @@
+"""Who changed which tag: audit entries of tags, read for the person and tag pages."""
+
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from identity.models import AuditEntry, Person
+from profiles.models import Tag
+
+HISTORY_LIMIT = 50
+BULK_ACTIONS = ("tag.bulk_assign", "tag.bulk_remove")
+COLUMNS = (gettext_lazy("when"), gettext_lazy("who"), gettext_lazy("what"))
+
+
+def person_tag_history(person: Person) -> list[AuditEntry]:
+    """The person's own tag entries and the bulk actions that named the person, newest first.
+
+    Two index scans (person, then the few bulk actions by their action), not a scan of the log.
+    """
+    named_in_bulk = Q(action__in=BULK_ACTIONS, after__persons__contains=[person.public_id])
+    entries = AuditEntry.objects.filter(Q(person=person) | named_in_bulk).filter(
+        action__startswith="tag."
+    )
+    return list(entries.order_by("-created_at", "-pk")[:HISTORY_LIMIT])
+
+
+def tag_history(tag: Tag) -> list[AuditEntry]:
+    """The tag's definition changes, refreshes and bulk actions, newest first."""
+    entries = AuditEntry.objects.filter(target=tag.key, action__startswith="tag.")
+    return list(entries.order_by("-created_at", "-pk")[:HISTORY_LIMIT])
+
+
+def _when(value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return formats.localize(timezone.template_localtime(value)) if value else "-"
+
+
+def _who(entry: AuditEntry) -> str:
+    return f"{entry.get_actor_type_display()}: {entry.actor}"
+
+
+def _keys(values) -> str:
+    return ", ".join(values or []) or "-"
+
+
+def describe_entry(entry: AuditEntry) -> str:
+    """Say in a few words what one tag audit entry changed."""
+    after, before = entry.after or {}, entry.before or {}
+    action = entry.action
+    if action == "tag.assign":
+        text = _("added %(tags)s") % {"tags": _keys(after.get("tags"))}
+        if before.get("replaced"):
+            text += "; " + _("replaced %(tags)s") % {"tags": _keys(before["replaced"])}
+        if after.get("expires_at"):
+            text += "; " + _("expires %(when)s") % {"when": _when(after["expires_at"])}
+        return text
+    if action == "tag.remove":
+        return _("removed %(tags)s") % {"tags": _keys(before.get("tags"))}
+    if action in BULK_ACTIONS:
+        count = len(after.get("persons") or [])
+        if action == "tag.bulk_assign":
+            text = ngettext(
+                "added %(tag)s to %(count)d person (bulk)",
+                "added %(tag)s to %(count)d persons (bulk)",
+                count,
+            )
+        else:
+            text = ngettext(
+                "removed %(tag)s from %(count)d person (bulk)",
+                "removed %(tag)s from %(count)d persons (bulk)",
+                count,
+            )
+        text %= {"tag": entry.target, "count": count}
+        if after.get("expires_at"):
+            text += "; " + _("expires %(when)s") % {"when": _when(after["expires_at"])}
+        return text
+    if action == "tag.refresh":
+        return _("refreshed: %(added)s added, %(removed)s removed") % {
+            "added": after.get("added", 0),
+            "removed": after.get("removed", 0),
+        }
+    if action == "tag.create":
+        return _("created")
+    if action == "tag.update":
+        changed = sorted(key for key in after if before.get(key) != after.get(key))
+        return _("changed %(fields)s") % {"fields": _keys(changed)}
+    if action == "tag.delete":
+        return _("deleted")
+    return action
+
+
+def history_table(entries: list[AuditEntry]):
+    """Render entries as a small table (who, when, what); None ("-") when there are none."""
+    if not entries:
+        return None
+    head = format_html_join("", "<th>{}</th>", ((label,) for label in COLUMNS))
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((_when(entry.created_at), _who(entry), describe_entry(entry)) for entry in entries),
+    )
+    return format_html(
+        '<table class="tag-history"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        head,
+        rows,
+    )

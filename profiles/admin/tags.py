@@ -1,0 +1,168 @@
+"""Tags: saved through `save_tag`, rule tags refreshed on demand, member counts per page."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from identity.admin.common import DomainErrorsAsMessages
+from identity.models import Actor
+from profiles.admin.deletion import DeleteThroughService
+from profiles.admin.forms import (
+    CONDITION_OVERRIDES,
+    ServiceErrorsOnForm,
+    condition_text,
+)
+from profiles.admin.history import history_table, tag_history
+from profiles.models import Tag, TagAssignment, TagKind
+from profiles.services.definition_removal import delete_tag, tag_users
+from profiles.services.definitions import save_tag
+from profiles.services.rules import refresh_rule_tag
+
+
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["key", "name", "group", "kind", "condition", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == TagKind.MANUAL:
+            # A manual tag has no condition (save_tag drops it too): ignore what the box holds.
+            cleaned["condition"] = None
+            self.errors.pop("condition", None)
+        elif cleaned.get("condition") is None and "condition" not in self.errors:
+            self.add_error("condition", gettext_lazy("A rule tag needs a condition."))
+        return cleaned
+
+
+@admin.register(Tag)
+class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService, admin.ModelAdmin):
+    form = TagForm
+    formfield_overrides = CONDITION_OVERRIDES
+    list_display = (
+        "key",
+        "name",
+        "group",
+        "kind",
+        "members",
+        "last_refreshed_at",
+        "last_refresh",
+    )
+    list_select_related = ("group",)
+    list_filter = ("kind", "group")
+    search_fields = ("key", "name")
+    ordering = ("key",)
+    actions = ("refresh_now",)
+
+    def get_queryset(self, request):
+        # Active members of every tag on the page, counted in the page's own query.
+        active = Q(assignments__expires_at__isnull=True) | Q(
+            assignments__expires_at__gt=timezone.now()
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_members=Count("assignments", filter=active))
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        # The bulk tag actions pick a tag through the autocomplete: offer manual tags only.
+        match = request.resolver_match
+        source = (request.GET.get("model_name"), request.GET.get("field_name"))
+        if match and match.url_name == "autocomplete" and source == ("tagassignment", "tag"):
+            queryset = queryset.filter(kind=TagKind.MANUAL)
+        return queryset, duplicates
+
+    def get_fieldsets(self, request, obj=None):
+        main = ("key", "name", "group", "kind", "description")
+        fieldsets = [
+            (None, {"fields": main}),
+            (gettext_lazy("Rule"), {"fields": [("condition", "reads_as")]}),
+        ]
+        if obj is not None:
+            members = ("members", "last_refreshed_at", "last_refresh")
+            fieldsets.append((gettext_lazy("Members"), {"fields": members}))
+            fieldsets.append((gettext_lazy("History"), {"fields": ("history",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("reads_as",)
+        # The key names the tag in conditions, the API and audit entries.
+        return ("key", "reads_as", "members", "last_refreshed_at", "last_refresh", "history")
+
+    @admin.display(description=gettext_lazy("reads as"))
+    def reads_as(self, obj):
+        return condition_text(obj.condition if obj else None)
+
+    @admin.display(description=gettext_lazy("active members"), ordering="active_members")
+    def members(self, obj):
+        url = reverse("admin:identity_person_changelist") + "?" + urlencode({"tag": obj.key})
+        return format_html('<a href="{}">{}</a>', url, obj.active_members)
+
+    @admin.display(description=gettext_lazy("last refresh"))
+    def last_refresh(self, obj):
+        if obj.last_refreshed_at is None:
+            return None
+        return f"+{obj.last_refresh_added} / -{obj.last_refresh_removed}"
+
+    @admin.display(description=gettext_lazy("history"))
+    def history(self, obj):
+        return history_table(tag_history(obj))
+
+    def save_model(self, request, obj, form, change):
+        save_tag(tag=obj, actor=Actor.admin(request.user))
+
+    def save_related(self, request, form, formsets, change):
+        """Write nothing more: save_tag did all of it."""
+
+    @admin.action(description=gettext_lazy("Refresh now"), permissions=["change"])
+    def refresh_now(self, request, queryset):
+        actor = Actor.admin(request.user)
+        chosen = Tag.objects.filter(pk__in=queryset.values("pk")).select_related("group")
+        skipped = 0
+        for tag in chosen.order_by("key"):
+            if not tag.is_rule:
+                skipped += 1
+                continue
+            result = refresh_rule_tag(tag=tag, actor=actor)
+            message = _("%(tag)s refreshed: +%(added)d added, -%(removed)d removed.") % {
+                "tag": tag.key,
+                "added": result.added,
+                "removed": result.removed,
+            }
+            self.message_user(request, message, messages.SUCCESS)
+        if skipped:
+            message = ngettext(
+                "Skipped %(count)d manual tag: only rule tags are refreshed.",
+                "Skipped %(count)d manual tags: only rule tags are refreshed.",
+                skipped,
+            )
+            self.message_user(request, message % {"count": skipped}, messages.WARNING)
+
+    def get_deleted_objects(self, objs, request):
+        """Count the assignments instead of listing them (a tag can have millions); a tag that
+        a condition names is protected."""
+        objs = list(objs)
+        protected = []
+        for tag in objs:
+            users = tag_users(tag.key)
+            if users:
+                protected.append(
+                    _("%(tag)s is used by %(users)s.") % {"tag": tag.key, "users": ", ".join(users)}
+                )
+        held = TagAssignment.objects.filter(tag__in=objs).count()
+        counts = {Tag._meta.verbose_name_plural: len(objs)}
+        if held:
+            counts[TagAssignment._meta.verbose_name_plural] = held
+        return [str(tag) for tag in objs], counts, set(), protected
+
+    def delete_through_service(self, obj, actor):
+        delete_tag(tag=obj, actor=actor)
