@@ -9,16 +9,6 @@ from identity.services.apps import provision_app
 SYSTEM = Actor.system("tests")
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    """Production settings redirect HTTP to HTTPS; the test client speaks plain HTTP."""
-    settings.SECURE_SSL_REDIRECT = False
-    # Admin logins hash a password per test; a fast hasher keeps the suite quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Rate limits have their own tests; elsewhere a shared Redis must not throttle the suite.
-    settings.API_RATE_LIMIT = None
-
-
 @pytest.fixture
 def actor():
     return SYSTEM

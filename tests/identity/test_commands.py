@@ -105,6 +105,7 @@ def test_production_settings_pass_check_deploy():
         "PERSONAL_DATA_KEYS": settings.PERSONAL_DATA_KEYS[0],
         "BLIND_INDEX_KEY": "b" * 40,
         "ALLOWED_HOSTS": "identity.example.com",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -121,6 +122,7 @@ def test_production_settings_pass_check_deploy():
 def test_check_deploy_flags_development_keys():
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PERSONAL_DATA_KEYS")}
     env["DEBUG"] = "false"
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
