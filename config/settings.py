@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "identity",
     "profiles",
     "config.apps.ConfigApp",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["identity.api.throttling.ApiKeyRateThrottle"],
 }
+# In-process caches on the hot path: API keys (a revocation reaches every worker within this
+# time) and apps (name and kind changes; secrets are always read afresh).
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+APP_CACHE_SECONDS = env_int("APP_CACHE_SECONDS", 30)
 # Requests per API key, shared through the cache ("" for no limit).
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "6000/min").strip() or None
 

@@ -1,8 +1,12 @@
 """Reads of the identity graph, each with a fixed number of queries."""
 
+import time
 from collections.abc import Iterable
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, Q, QuerySet
+from django.db.models.functions import JSONObject
 
 from identity.exceptions import PersonNotFound, UnknownApp
 from identity.models import App, Identity, Person, Platform, UnionId
@@ -11,22 +15,60 @@ from identity.phones import phone_index
 
 
 def person_queryset() -> QuerySet[Person]:
-    """Live persons with what their representation needs (a fixed number of extra queries)."""
-    identities = Identity.objects.select_related("app").order_by("app__appid")
-    queryset = Person.objects.live().prefetch_related(
-        Prefetch("identities", queryset=identities),
-        Prefetch("unionids", queryset=UnionId.objects.order_by("platform")),
+    """Live persons with everything their representation needs, in the same single query.
+
+    Identities, unionids and the sections other apps add (stats, tags) come as JSON arrays
+    built by PostgreSQL (`identity_rows`, `unionid_rows`, ...), so reading one person or a
+    thousand is one round trip.
+    """
+    identities = (
+        Identity.objects.filter(person=OuterRef("pk"))
+        .order_by("app__appid")
+        .values(
+            json=JSONObject(
+                app_id="app_id",
+                appid="app__appid",
+                app_kind="app__kind",
+                openid="openid",
+                followed="followed",
+                followed_at="followed_at",
+            )
+        )
+    )
+    unionids = (
+        UnionId.objects.filter(person=OuterRef("pk"))
+        .order_by("platform")
+        .values(json=JSONObject(platform="platform", unionid="unionid"))
+    )
+    queryset = Person.objects.live().annotate(
+        identity_rows=ArraySubquery(identities), unionid_rows=ArraySubquery(unionids)
     )
     for section in sections():
         queryset = section.prepare(queryset)
     return queryset
 
 
+_apps: dict[str, tuple[float, App]] = {}
+
+
 def get_app(appid: str, *, field: str = "appid") -> App:
-    """Return a registered app; unknown appids are a client error, never created on the fly."""
-    app = App.objects.filter(appid=appid).first() if isinstance(appid, str) else None
-    if app is None:
+    """Return a registered app; unknown appids are a client error, never created on the fly.
+
+    Apps change rarely and every request names one, so each process keeps them for
+    APP_CACHE_SECONDS. Nothing secret is read from a cached app: the WeChat client reads the
+    secret afresh for each call.
+    """
+    if not isinstance(appid, str):
         raise UnknownApp(str(appid), field=field)
+    ttl = settings.APP_CACHE_SECONDS
+    cached = _apps.get(appid)
+    if ttl and cached and cached[0] > time.monotonic():
+        return cached[1]
+    app = App.objects.filter(appid=appid).first()
+    if app is None:
+        raise UnknownApp(appid, field=field)
+    if ttl:
+        _apps[appid] = (time.monotonic() + ttl, app)
     return app
 
 

@@ -9,6 +9,19 @@ from identity.services.apps import provision_app
 SYSTEM = Actor.system("tests")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """In-process caches of apps and keys must not carry rows from one test into the next."""
+    from identity import selectors
+    from identity.api import auth
+
+    selectors._apps.clear()
+    auth._keys.clear()
+    yield
+    selectors._apps.clear()
+    auth._keys.clear()
+
+
 @pytest.fixture
 def actor():
     return SYSTEM

@@ -15,3 +15,6 @@ CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Rate limits have their own tests; elsewhere a shared Redis must not throttle the suite.
 API_RATE_LIMIT = None
+# Tests change keys and apps between requests: no in-process caching unless a test asks.
+API_KEY_CACHE_SECONDS = 0
+APP_CACHE_SECONDS = 0

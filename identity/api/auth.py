@@ -1,7 +1,9 @@
 """API key authentication: `Authorization: Bearer <key>`."""
 
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q
 from django.utils import timezone
@@ -12,6 +14,12 @@ from identity.models import ApiKey
 from identity.models.api_keys import hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
+def forget_cached_keys() -> None:
+    """Drop this process's cached keys (a revocation takes effect here at once)."""
+    _keys.clear()
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -33,16 +41,30 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid API key.") from exc
+        key = self._key(hash_key(raw_key))
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        self._touch(key)
+        return (None, key)
+
+    @staticmethod
+    def _key(key_hash: str) -> ApiKey | None:
+        """Load a live key with its app restriction; each process keeps it for
+        API_KEY_CACHE_SECONDS, so that the hot path skips the query."""
+        ttl = settings.API_KEY_CACHE_SECONDS
+        cached = _keys.get(key_hash)
+        if ttl and cached and cached[0] > time.monotonic():
+            return cached[1]
         key = (
-            ApiKey.objects.filter(key_hash=hash_key(raw_key), revoked_at__isnull=True)
+            ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True)
             .annotate(app_ids=ArrayAgg("apps__id", filter=Q(apps__isnull=False), default=[]))
             .first()
         )
-        if key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        key.allowed_app_ids = set(key.app_ids) if key.app_ids else None
-        self._touch(key)
-        return (None, key)
+        if key is not None:
+            key.allowed_app_ids = set(key.app_ids) if key.app_ids else None
+            if ttl:
+                _keys[key_hash] = (time.monotonic() + ttl, key)
+        return key
 
     def authenticate_header(self, request):
         return self.keyword
@@ -52,6 +74,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

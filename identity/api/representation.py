@@ -1,7 +1,8 @@
 """The person representation `P` of DESIGN.md, built without per-row queries.
 
-Built as plain dicts from prefetched rows: a batch lookup shapes up to 1000 persons per request,
-where a nested DRF serializer would dominate the response time. `PersonSerializer` in
+Built as plain dicts from the JSON rows that `selectors.person_queryset` has PostgreSQL
+aggregate: a batch lookup shapes up to 1000 persons per request, where a nested DRF serializer
+(or a query per relation) would dominate the response time. `PersonSerializer` in
 serializers.py documents the same shape for the OpenAPI schema (tests keep the two in step).
 """
 
@@ -17,18 +18,18 @@ def person_representation(
     phone = person.phone_e164
     identities = [
         {
-            "appid": identity.app.appid,
-            "app_kind": identity.app.kind,
-            "openid": identity.openid,
-            "followed": identity.followed,
-            "followed_at": identity.followed_at.isoformat() if identity.followed_at else None,
+            "appid": row["appid"],
+            "app_kind": row["app_kind"],
+            "openid": row["openid"],
+            "followed": row["followed"],
+            "followed_at": row["followed_at"],
         }
-        for identity in person.identities.all()
-        if allowed_app_ids is None or identity.app_id in allowed_app_ids
+        for row in person.identity_rows
+        if allowed_app_ids is None or row["app_id"] in allowed_app_ids
     ]
     body = {
         "id": person.public_id,
-        "unionids": {union.platform: union.unionid for union in person.unionids.all()},
+        "unionids": {row["platform"]: row["unionid"] for row in person.unionid_rows},
         "phone": (phone if show_phone else person.phone_masked) if phone else None,
         "identities": identities,
     }
@@ -43,4 +44,4 @@ def visible_to(person: Person, allowed_app_ids: set[int] | None) -> bool:
     """A key restricted to apps sees only persons with an identity in one of them."""
     if allowed_app_ids is None:
         return True
-    return any(identity.app_id in allowed_app_ids for identity in person.identities.all())
+    return any(row["app_id"] in allowed_app_ids for row in person.identity_rows)

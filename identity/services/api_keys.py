@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from identity.api.auth import forget_cached_keys
 from identity.exceptions import InvalidInput
 from identity.models import Actor, ApiKey, App
 from identity.models.api_keys import generate_key, hash_key
@@ -53,4 +54,5 @@ def revoke_api_key(*, key: ApiKey, actor: Actor) -> ApiKey:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
             record_audit(actor=actor, action="api_key.revoke", target=str(key))
+    transaction.on_commit(forget_cached_keys)
     return key

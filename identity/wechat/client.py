@@ -109,7 +109,7 @@ class WeChatClient:
             params={
                 "grant_type": "client_credential",
                 "appid": app.appid,
-                "secret": app.get_secret(),
+                "secret": _secret(app),
             },
         )
         return body["access_token"], int(body.get("expires_in", 7200))
@@ -122,7 +122,7 @@ class WeChatClient:
             "/sns/jscode2session",
             params={
                 "appid": app.appid,
-                "secret": app.get_secret(),
+                "secret": _secret(app),
                 "js_code": code,
                 "grant_type": "authorization_code",
             },
@@ -139,7 +139,7 @@ class WeChatClient:
             "/sns/oauth2/access_token",
             params={
                 "appid": app.appid,
-                "secret": app.get_secret(),
+                "secret": _secret(app),
                 "code": code,
                 "grant_type": "authorization_code",
             },
@@ -225,6 +225,12 @@ class WeChatClient:
             else "/cgi-bin/tags/members/batchtagging"
         )
         self.call_with_token(app, "POST", path, json={"openid_list": openids, "tagid": tag_id})
+
+
+def _secret(app: App) -> str:
+    """The app's secret, read afresh: a cached App may predate a secret change."""
+    token = App.objects.filter(pk=app.pk).values_list("secret_encrypted", flat=True).first()
+    return App(secret_encrypted=token or "").get_secret()
 
 
 def _optional(value) -> str | None:

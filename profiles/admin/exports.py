@@ -36,10 +36,10 @@ def header(apps: list[App]) -> list[str]:
 
 
 def member_row(person: Person, apps: list[App]) -> list[str]:
-    """One member, from what `segment_members` prefetched (no query per person)."""
-    openids = {identity.app_id: identity.openid for identity in person.identities.all()}
+    """One member, from the JSON rows `segment_members` loaded (no query per person)."""
+    openids = {row["app_id"]: row["openid"] for row in person.identity_rows}
     unionid = next(
-        (row.unionid for row in person.unionids.all() if row.platform == Platform.WECHAT), ""
+        (row["unionid"] for row in person.unionid_rows if row["platform"] == Platform.WECHAT), ""
     )
     try:
         stats = person.stats
@@ -54,7 +54,7 @@ def member_row(person: Person, apps: list[App]) -> list[str]:
         str(stats.pay_count if stats else 0),
         f"{stats.pay_total:.2f}" if stats else "0.00",
         f"{timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S}" if last_seen else "",
-        ",".join(row.tag.key for row in getattr(person, "active_tags", [])),
+        ",".join(row["key"] for row in person.tag_rows),
     ]
 
 

@@ -1,11 +1,13 @@
 """The `stats` and `tags` sections of the person representation."""
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch
+from django.db.models import OuterRef
+from django.db.models.functions import JSONObject
 from rest_framework import serializers
 
 from identity.person_sections import PersonSection
-from profiles.models import TagAssignment
+from profiles.models import PersonEventStats, TagAssignment
 
 
 class StatsOut(serializers.Serializer):
@@ -32,8 +34,7 @@ def render_stats(person) -> dict:
     except ObjectDoesNotExist:
         stats = None
     per_type = {
-        row.type_id: {"count": row.count, "last_at": _iso(row.last_at)}
-        for row in person.event_stats.all()
+        row["type"]: {"count": row["count"], "last_at": row["last_at"]} for row in person.event_rows
     }
     if stats is None:
         return {
@@ -62,7 +63,13 @@ def render_stats(person) -> dict:
 
 STATS_SECTION = PersonSection(
     name="stats",
-    prepare=lambda queryset: queryset.select_related("stats").prefetch_related("event_stats"),
+    prepare=lambda queryset: queryset.select_related("stats").annotate(
+        event_rows=ArraySubquery(
+            PersonEventStats.objects.filter(person=OuterRef("pk"))
+            .order_by("type")
+            .values(json=JSONObject(type="type", count="count", last_at="last_at"))
+        )
+    ),
     render=render_stats,
     schema=lambda: StatsOut(),
 )
@@ -78,24 +85,26 @@ class TagOut(serializers.Serializer):
 
 
 def _prepare_tags(queryset):
-    active = TagAssignment.objects.active().select_related("tag__group").order_by("tag__key")
-    return queryset.prefetch_related(
-        Prefetch("tag_assignments", queryset=active, to_attr="active_tags")
+    active = (
+        TagAssignment.objects.active()
+        .filter(person=OuterRef("pk"))
+        .order_by("tag__key")
+        .values(
+            json=JSONObject(
+                key="tag__key",
+                name="tag__name",
+                group="tag__group__key",
+                source="source",
+                assigned_at="assigned_at",
+                expires_at="expires_at",
+            )
+        )
     )
+    return queryset.annotate(tag_rows=ArraySubquery(active))
 
 
 def render_tags(person) -> list[dict]:
-    return [
-        {
-            "key": assignment.tag.key,
-            "name": assignment.tag.name,
-            "group": assignment.tag.group.key if assignment.tag.group_id else None,
-            "source": assignment.source,
-            "assigned_at": _iso(assignment.assigned_at),
-            "expires_at": _iso(assignment.expires_at),
-        }
-        for assignment in getattr(person, "active_tags", [])
-    ]
+    return list(person.tag_rows)
 
 
 TAGS_SECTION = PersonSection(
