@@ -107,6 +107,11 @@ def _database_config() -> dict:
     config["CONN_HEALTH_CHECKS"] = True
     options = config.setdefault("OPTIONS", {})
     options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+    # Server-side parameter binding lets psycopg prepare the statements a connection runs
+    # repeatedly (after `prepare_threshold` runs): the person read's plan is then made once per
+    # connection instead of on every request.
+    options.setdefault("server_side_binding", env_bool("DB_SERVER_SIDE_BINDING", True))
+    options.setdefault("prepare_threshold", env_int("DB_PREPARE_THRESHOLD", 5))
     if env_bool("DB_POOL", False):
         # psycopg's pool; Django requires CONN_MAX_AGE = 0 with it.
         options["pool"] = {

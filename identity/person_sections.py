@@ -1,22 +1,21 @@
 """Sections that other apps add to the person representation (stats, tags).
 
-Each section prepares the person queryset (select_related / prefetch, so a lookup of 1000
-persons stays a constant number of queries), renders its part of `P`, and documents it for the
-OpenAPI schema.
+Each section contributes one SQL expression evaluated per person (`p` is the person row; it must
+return JSON), renders its part of `P` from that value, and documents it for the OpenAPI schema.
+The person read (`identity.person_reads`) puts every section into its single query.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework import serializers
 
 
 @dataclass(frozen=True)
 class PersonSection:
     name: str
-    prepare: Callable[[QuerySet], QuerySet]
+    sql: str
     render: Callable[[Any], Any]
     schema: Callable[[], serializers.Field]
 

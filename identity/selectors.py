@@ -4,49 +4,11 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, Q, QuerySet
-from django.db.models.functions import JSONObject
 
 from identity.exceptions import PersonNotFound, UnknownApp
 from identity.models import App, Identity, Person, Platform, UnionId
-from identity.person_sections import sections
+from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
-
-
-def person_queryset() -> QuerySet[Person]:
-    """Live persons with everything their representation needs, in the same single query.
-
-    Identities, unionids and the sections other apps add (stats, tags) come as JSON arrays
-    built by PostgreSQL (`identity_rows`, `unionid_rows`, ...), so reading one person or a
-    thousand is one round trip.
-    """
-    identities = (
-        Identity.objects.filter(person=OuterRef("pk"))
-        .order_by("app__appid")
-        .values(
-            json=JSONObject(
-                app_id="app_id",
-                appid="app__appid",
-                app_kind="app__kind",
-                openid="openid",
-                followed="followed",
-                followed_at="followed_at",
-            )
-        )
-    )
-    unionids = (
-        UnionId.objects.filter(person=OuterRef("pk"))
-        .order_by("platform")
-        .values(json=JSONObject(platform="platform", unionid="unionid"))
-    )
-    queryset = Person.objects.live().annotate(
-        identity_rows=ArraySubquery(identities), unionid_rows=ArraySubquery(unionids)
-    )
-    for section in sections():
-        queryset = section.prepare(queryset)
-    return queryset
-
 
 _apps: dict[str, tuple[float, App]] = {}
 
@@ -74,29 +36,27 @@ def get_app(appid: str, *, field: str = "appid") -> App:
 
 def get_person(public_id: str) -> Person:
     """Return the live person for a public id; a merged-away id gives its survivor."""
-    person = (
-        person_queryset().filter(Q(public_id=public_id) | Q(absorbed__public_id=public_id)).first()
-    )
+    person = read_person("public_id", [public_id]) if isinstance(public_id, str) else None
     if person is None:
         raise PersonNotFound()
     return person
 
 
 def find_by_openid(app: App, openid: str) -> Person | None:
-    return person_queryset().filter(identities__app=app, identities__openid=openid).first()
+    return read_person("openid", [app.pk, openid])
 
 
 def find_by_unionid(unionid: str, platform: str = Platform.WECHAT) -> Person | None:
-    return person_queryset().filter(unionids__platform=platform, unionids__unionid=unionid).first()
+    return read_person("unionid", [platform, unionid])
 
 
 def find_by_phone(e164: str) -> Person | None:
-    return person_queryset().filter(phone_index=phone_index(e164)).first()
+    return read_person("phone_index", [phone_index(e164)])
 
 
 def _persons_by_key(pairs: Iterable[tuple[str, int]]) -> dict[str, Person]:
     pairs = list(pairs)
-    persons = person_queryset().in_bulk({person_pk for _, person_pk in pairs})
+    persons = {p.pk: p for p in read_persons("pks", [sorted({pk for _, pk in pairs})])}
     return {key: persons[pk] for key, pk in pairs if pk in persons}
 
 

@@ -4,11 +4,11 @@ import base64
 import binascii
 from datetime import datetime
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 
 from identity.exceptions import InvalidInput
 from identity.models import Identity, Person
-from identity.selectors import person_queryset
+from identity.person_reads import read_persons
 from profiles.conditions import compile_condition
 from profiles.models import Event
 
@@ -66,17 +66,22 @@ def segment_members(
     needs), or None. A key restricted to apps sees only members with an identity in them.
     A fixed number of queries whatever the page size.
     """
-    members = person_queryset().filter(compile_condition(segment.condition))
+    members = Person.objects.live().filter(compile_condition(segment.condition))
     if allowed_app_ids is not None:
         members = members.filter(pk__in=visible_person_ids(allowed_app_ids))
     if cursor:
         members = members.filter(pk__gt=_decode_member_cursor(cursor))
-    if app is not None:
-        openids = Identity.objects.filter(person=OuterRef("pk"), app=app).values("openid")[:1]
-        members = members.annotate(app_openid=Subquery(openids))
-    page = list(members.order_by("pk")[: limit + 1])
-    next_cursor = _encode_member_cursor(page[limit - 1].pk) if len(page) > limit else None
-    return page[:limit], next_cursor
+    pks = list(members.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    next_cursor = _encode_member_cursor(pks[limit - 1]) if len(pks) > limit else None
+    pks = pks[:limit]
+    persons = {person.pk: person for person in read_persons("pks", [pks])}
+    page = [persons[pk] for pk in pks if pk in persons]
+    for person in page:
+        person.app_openid = next(
+            (row["openid"] for row in person.identity_rows if app and row["app_id"] == app.pk),
+            None,
+        )
+    return page, next_cursor
 
 
 def visible_person_ids(allowed_app_ids: set[int]):

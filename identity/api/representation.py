@@ -1,6 +1,6 @@
 """The person representation `P` of DESIGN.md, built without per-row queries.
 
-Built as plain dicts from the JSON rows that `selectors.person_queryset` has PostgreSQL
+Built as plain dicts from the JSON rows that `person_reads.read_persons` has PostgreSQL
 aggregate: a batch lookup shapes up to 1000 persons per request, where a nested DRF serializer
 (or a query per relation) would dominate the response time. `PersonSerializer` in
 serializers.py documents the same shape for the OpenAPI schema (tests keep the two in step).

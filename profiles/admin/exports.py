@@ -7,9 +7,9 @@ phone (never the number in clear), payments, amount paid, last seen and active t
 import csv
 from collections.abc import Iterable, Iterator
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from identity.models import Actor, App, Person, Platform
 from profiles.models import Segment
@@ -41,20 +41,17 @@ def member_row(person: Person, apps: list[App]) -> list[str]:
     unionid = next(
         (row["unionid"] for row in person.unionid_rows if row["platform"] == Platform.WECHAT), ""
     )
-    try:
-        stats = person.stats
-    except ObjectDoesNotExist:
-        stats = None
-    last_seen = stats.last_seen_at if stats else None
+    stats = person.section_stats["stats"]
+    last_seen = parse_datetime(stats["last_seen_at"]) if stats and stats["last_seen_at"] else None
     return [
         person.public_id,
         unionid,
         *(openids.get(app.pk, "") for app in apps),
         person.phone_masked or "",
-        str(stats.pay_count if stats else 0),
-        f"{stats.pay_total:.2f}" if stats else "0.00",
+        str(stats["pay_count"] if stats else 0),
+        stats["pay_total"] if stats else "0.00",
         f"{timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S}" if last_seen else "",
-        ",".join(row["key"] for row in person.tag_rows),
+        ",".join(row["key"] for row in person.section_tags),
     ]
 
 

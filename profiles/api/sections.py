@@ -1,13 +1,8 @@
 """The `stats` and `tags` sections of the person representation."""
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import OuterRef
-from django.db.models.functions import JSONObject
 from rest_framework import serializers
 
 from identity.person_sections import PersonSection
-from profiles.models import PersonEventStats, TagAssignment
 
 
 class StatsOut(serializers.Serializer):
@@ -24,54 +19,36 @@ class StatsOut(serializers.Serializer):
     )
 
 
-def _iso(value):
-    return value.isoformat() if value else None
+EMPTY_STATS = {
+    "first_seen_at": None,
+    "last_seen_at": None,
+    "first_channel": "",
+    "last_login_at": None,
+    "event_count": 0,
+    "pay_count": 0,
+    "pay_total": "0.00",
+    "last_pay_at": None,
+}
+
+STATS_SQL = """(SELECT jsonb_build_object(
+    'stats', (SELECT jsonb_build_object(
+        'first_seen_at', s.first_seen_at, 'last_seen_at', s.last_seen_at,
+        'first_channel', s.first_channel, 'last_login_at', s.last_login_at,
+        'event_count', s.event_count, 'pay_count', s.pay_count,
+        'pay_total', s.pay_total::text, 'last_pay_at', s.last_pay_at)
+      FROM profiles_personstats s WHERE s.person_id = p.id),
+    'events', COALESCE((SELECT jsonb_object_agg(e.type, jsonb_build_object(
+        'count', e.count, 'last_at', e.last_at))
+      FROM profiles_personeventstats e WHERE e.person_id = p.id), '{}'::jsonb)))"""
 
 
 def render_stats(person) -> dict:
-    try:
-        stats = person.stats
-    except ObjectDoesNotExist:
-        stats = None
-    per_type = {
-        row["type"]: {"count": row["count"], "last_at": row["last_at"]} for row in person.event_rows
-    }
-    if stats is None:
-        return {
-            "first_seen_at": None,
-            "last_seen_at": None,
-            "first_channel": "",
-            "last_login_at": None,
-            "event_count": 0,
-            "pay_count": 0,
-            "pay_total": "0.00",
-            "last_pay_at": None,
-            "events": per_type,
-        }
-    return {
-        "first_seen_at": _iso(stats.first_seen_at),
-        "last_seen_at": _iso(stats.last_seen_at),
-        "first_channel": stats.first_channel,
-        "last_login_at": _iso(stats.last_login_at),
-        "event_count": stats.event_count,
-        "pay_count": stats.pay_count,
-        "pay_total": f"{stats.pay_total:.2f}",
-        "last_pay_at": _iso(stats.last_pay_at),
-        "events": per_type,
-    }
+    value = person.section_stats
+    return {**(value["stats"] or EMPTY_STATS), "events": value["events"]}
 
 
 STATS_SECTION = PersonSection(
-    name="stats",
-    prepare=lambda queryset: queryset.select_related("stats").annotate(
-        event_rows=ArraySubquery(
-            PersonEventStats.objects.filter(person=OuterRef("pk"))
-            .order_by("type")
-            .values(json=JSONObject(type="type", count="count", last_at="last_at"))
-        )
-    ),
-    render=render_stats,
-    schema=lambda: StatsOut(),
+    name="stats", sql=STATS_SQL, render=render_stats, schema=lambda: StatsOut()
 )
 
 
@@ -84,29 +61,18 @@ class TagOut(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
-def _prepare_tags(queryset):
-    active = (
-        TagAssignment.objects.active()
-        .filter(person=OuterRef("pk"))
-        .order_by("tag__key")
-        .values(
-            json=JSONObject(
-                key="tag__key",
-                name="tag__name",
-                group="tag__group__key",
-                source="source",
-                assigned_at="assigned_at",
-                expires_at="expires_at",
-            )
-        )
-    )
-    return queryset.annotate(tag_rows=ArraySubquery(active))
+TAGS_SQL = """COALESCE((SELECT jsonb_agg(jsonb_build_object(
+    'key', t.key, 'name', t.name, 'group', g.key, 'source', a.source,
+    'assigned_at', a.assigned_at, 'expires_at', a.expires_at) ORDER BY t.key)
+  FROM profiles_tagassignment a JOIN profiles_tag t ON t.id = a.tag_id
+  LEFT JOIN profiles_taggroup g ON g.id = t.group_id
+  WHERE a.person_id = p.id AND (a.expires_at IS NULL OR a.expires_at > now())), '[]'::jsonb)"""
 
 
 def render_tags(person) -> list[dict]:
-    return list(person.tag_rows)
+    return person.section_tags
 
 
 TAGS_SECTION = PersonSection(
-    name="tags", prepare=_prepare_tags, render=render_tags, schema=lambda: TagOut(many=True)
+    name="tags", sql=TAGS_SQL, render=render_tags, schema=lambda: TagOut(many=True)
 )
