@@ -37,6 +37,9 @@ WHERE = {
     "openid": (
         "p.id = (SELECT person_id FROM identity_identity WHERE app_id = %s AND openid = %s)"
     ),
+    "openids": (
+        "p.id IN (SELECT person_id FROM identity_identity WHERE app_id = %s AND openid = ANY(%s))"
+    ),
     "unionid": (
         "p.id = (SELECT person_id FROM identity_unionid WHERE platform = %s AND unionid = %s)"
     ),

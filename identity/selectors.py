@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from identity.exceptions import PersonNotFound, UnknownApp
-from identity.models import App, Identity, Person, Platform, UnionId
+from identity.models import App, Person, Platform, UnionId
 from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
 
@@ -61,9 +61,23 @@ def _persons_by_key(pairs: Iterable[tuple[str, int]]) -> dict[str, Person]:
 
 
 def find_many_by_openids(app: App, openids: list[str]) -> dict[str, Person]:
-    """Map each known openid of the app to its person in three queries, whatever the count."""
-    rows = Identity.objects.filter(app=app, openid__in=openids).values_list("openid", "person_id")
-    return _persons_by_key(rows)
+    """Map each known openid of the app to its person in one query, whatever the count."""
+    found = {}
+    for person in read_persons("openids", [app.pk, openids]):
+        for row in person.identity_rows:
+            if row["app_id"] == app.pk:
+                found[row["openid"]] = person
+    return found
+
+
+def find_resolved(app: App, openid: str, unionid: str | None) -> Person | None:
+    """The person of an openid that resolving again would not change (the common case of a
+    returning user), or None when the resolve has work to do."""
+    person = find_by_openid(app, openid)
+    if person is None or unionid is None:
+        return person
+    known = {row["platform"]: row["unionid"] for row in person.unionid_rows}
+    return person if known.get(app.platform) == unionid else None
 
 
 def find_many_by_unionids(

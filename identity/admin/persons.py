@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from identity.admin.common import ReadOnlyInline
+from identity.admin.erasure import PersonEraseAction
 from identity.exceptions import InvalidInput
 from identity.models import App, Identity, Person, Platform, UnionId
 from identity.phones import normalize_phone
@@ -77,7 +78,7 @@ class UnionIdInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
     list_display = (
         "public_id",
         "phone",
@@ -104,6 +105,7 @@ class PersonAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = (UnionIdInline, IdentityInline)
+    actions = ("erase_persons",)
 
     def get_queryset(self, request):
         return (
@@ -130,7 +132,8 @@ class PersonAdmin(admin.ModelAdmin):
     def identity_count(self, obj):
         return obj.identity_total
 
-    # Persons come from resolves and imports; erasure is its own service (a later issue).
+    # Persons come from resolves and imports and leave through the erasure action, never
+    # through the admin's delete (which would drop the anonymous aggregates too).
     def has_add_permission(self, request):
         return False
 

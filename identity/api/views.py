@@ -62,11 +62,14 @@ class ResolveView(IdentityApiView):
     def post(self, request):
         data = valid(s.ResolveInput, request.data)
         app = self.app(data["appid"])
-        result = resolve_identity(
-            app=app, openid=data["openid"], unionid=data.get("unionid"), actor=self.actor()
-        )
-        person = selectors.get_person(result.person.public_id)
-        return Response({"person": self.represent(person), "created": result.created})
+        openid, unionid = data["openid"], data.get("unionid")
+        # A returning user changes nothing: answer from one read, without a transaction.
+        person = selectors.find_resolved(app, openid, unionid)
+        created = False
+        if person is None:
+            result = resolve_identity(app=app, openid=openid, unionid=unionid, actor=self.actor())
+            person, created = selectors.get_person(result.person.public_id), result.created
+        return Response({"person": self.represent(person), "created": created})
 
 
 class PersonDetailView(IdentityApiView):
@@ -123,7 +126,7 @@ class PersonLookupView(IdentityApiView):
         summary="Find one person by openid (with appid), unionid or phone",
     )
     def get(self, request):
-        query = valid(s.LookupQuery, request.query_params)
+        query = valid_query(s.LookupQuery, request)
         if "openid" in query:
             person = selectors.find_by_openid(self.app(query["appid"]), query["openid"])
         elif "unionid" in query:
@@ -163,3 +166,12 @@ def valid(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def valid_query(serializer_class, request) -> dict:
+    """Validate the query string as the schema documents it.
+
+    A plain dict, not the QueryDict: DRF reads an empty value of a form as "absent", which
+    would let `?limit=` or `?type=` through as if they were not there.
+    """
+    return valid(serializer_class, request.query_params.dict())

@@ -87,7 +87,14 @@ def bulk_resolve(*, app: App, entries: dict[str, str | None], actor: Actor) -> B
     for person, unionid in unions:
         if unionid not in stored:  # taken meanwhile: resolve_identity will merge or refuse
             slow += [o for o, (p, _) in result.subjects.items() if p == person]
-    _audit(actor, app, [(pk, inserted[o][1]) for o, pk in fresh.items() if o in inserted])
+    _audit(
+        actor,
+        app,
+        created=[(pk, inserted[o][1]) for o, pk in fresh.items() if o in inserted],
+        linked=[inserted[o] for o, _ in new_links if o in inserted],
+        unions={person: stored[unionid] for person, unionid in unions if unionid in stored},
+        identities=dict(result.subjects.values()),
+    )
 
     for openid in dict.fromkeys(slow):
         try:
@@ -125,18 +132,18 @@ def _insert_identities(app: App, rows: list[tuple[str, int]]) -> dict[str, tuple
         return {openid: (person, pk) for openid, person, pk in cursor.fetchall()}
 
 
-def _insert_unionids(app: App, rows: list[tuple[int, str]]) -> set[str]:
+def _insert_unionids(app: App, rows: list[tuple[int, str]]) -> dict[str, int]:
     if not rows:
-        return set()
+        return {}
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO identity_unionid (person_id, platform, unionid, created_at) "
             "SELECT person_id, %s, unionid, now() "
             "FROM unnest(%s::bigint[], %s::text[]) AS k(person_id, unionid) "
-            "ON CONFLICT DO NOTHING RETURNING unionid",
+            "ON CONFLICT DO NOTHING RETURNING unionid, id",
             [app.platform, [person for person, _ in rows], [unionid for _, unionid in rows]],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return dict(cursor.fetchall())
 
 
 def _delete_persons(pks: list[int]) -> None:
@@ -144,16 +151,54 @@ def _delete_persons(pks: list[int]) -> None:
         cursor.execute("DELETE FROM identity_person WHERE id = ANY(%s)", [pks])
 
 
-def _audit(actor: Actor, app: App, created: list[tuple[int, int]]) -> None:
+def _audit(
+    actor: Actor,
+    app: App,
+    *,
+    created: list[tuple[int, int]],
+    linked: list[tuple[int, int]],
+    unions: dict[int, int],
+    identities: dict[int, int],
+) -> None:
+    """Write the entries resolve_identity would: a person created (with its unionid), an openid
+    linked to the person of a known unionid, a unionid added to a known openid's person."""
+    changes = []
+    for person_pk, identity_pk in created:
+        after = {"identity": identity_pk, "app": app.appid, "via": "bulk"}
+        if person_pk in unions:
+            after["unionid"] = unions[person_pk]
+        changes.append((person_pk, "identity.create", after))
+    fresh = {person_pk for person_pk, _ in created}
+    changes += [
+        (person_pk, "identity.link", {"identity": identity_pk, "app": app.appid, "via": "unionid"})
+        for person_pk, identity_pk in linked
+    ]
+    changes += [
+        (
+            person_pk,
+            "unionid.link",
+            {"unionid": union_pk, "platform": app.platform, "via_identity": identities[person_pk]},
+        )
+        for person_pk, union_pk in unions.items()
+        if person_pk not in fresh
+    ]
+    if not changes:
+        return
+    public_ids = dict(
+        Person.objects.filter(pk__in={change[0] for change in changes}).values_list(
+            "pk", "public_id"
+        )
+    )
     now = timezone.now()
     AuditEntry.objects.bulk_create(
         AuditEntry(
             created_at=now,
             actor_type=actor.type,
             actor=actor.label,
-            action="identity.create",
+            action=action,
             person_id=person_pk,
-            after={"identity": identity_pk, "app": app.appid, "via": "bulk"},
+            target=public_ids[person_pk],
+            after=after,
         )
-        for person_pk, identity_pk in created
+        for person_pk, action, after in changes
     )

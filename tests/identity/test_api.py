@@ -240,5 +240,5 @@ def test_batch_lookup_is_a_constant_number_of_queries(api, miniprogram, service_
     assert response.status_code == 200
     results = response.json()["results"]
     assert all(r["person"] and len(r["person"]["identities"]) == 2 for r in results)
-    # key, app, the openid -> person map, the persons with everything they show (one query)
-    assert len(queries) == 4
+    # key, app, and the persons of the openids with everything they show, in one query
+    assert len(queries) == 3
