@@ -110,14 +110,20 @@ class AppAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         actor = Actor.admin(request.user)
+        credentials = {name: form.cleaned_data.get(name) or None for name in CREDENTIAL_FIELDS}
         if change and not set(METADATA_FIELDS) & set(form.changed_data):
             app = App.objects.get(pk=obj.pk)
+            app = set_app_credentials(app=app, **credentials, actor=actor)
         else:
+            # One service call, so one audit entry, for a save that changes both.
             app, _created = provision_app(
-                appid=obj.appid, kind=obj.kind, name=obj.name, platform=obj.platform, actor=actor
+                appid=obj.appid,
+                kind=obj.kind,
+                name=obj.name,
+                platform=obj.platform,
+                **credentials,
+                actor=actor,
             )
-        credentials = {name: form.cleaned_data.get(name) or None for name in CREDENTIAL_FIELDS}
-        app = set_app_credentials(app=app, **credentials, actor=actor)
         adopt(obj, app)
 
     def save_related(self, request, form, formsets, change):

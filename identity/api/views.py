@@ -94,6 +94,8 @@ class PersonDetailView(IdentityApiView):
             raise PersonNotFound()
         if person.erased_at is None:
             self.visible_person(person_id)  # follows a merge to the survivor
+        elif self.key.allowed_app_ids is not None:
+            raise PersonNotFound()  # an erased person belongs to no app a restricted key holds
         erase_person(person=person, actor=self.actor())
         return Response(status=204)
 

@@ -13,9 +13,13 @@ def provision_app(
     name: str,
     platform: str = Platform.WECHAT,
     secret: str | None = None,
+    callback_token: str | None = None,
+    aes_key: str | None = None,
     actor: Actor,
 ) -> tuple[App, bool]:
-    """Create an app, or update its name/kind/secret when it exists; returns (app, created).
+    """Create an app, or update its name, kind and credentials when it exists; returns
+    (app, created). `None` keeps a credential unchanged. One audit entry, naming which
+    credentials changed, never their values.
 
     Idempotent so that provisioning scripts can run on every deploy.
     """
@@ -39,14 +43,25 @@ def provision_app(
             raise InvalidInput({"platform": ["An existing app cannot change platform."]})
         before = None if created else {"name": app.name, "kind": app.kind}
         app.name, app.kind, app.platform = name.strip(), kind, platform
+        credentials = {"secret": secret, "callback_token": callback_token, "aes_key": aes_key}
+        changed = sorted(name for name, value in credentials.items() if value is not None)
         if secret is not None:
             app.set_secret(secret)
+        if callback_token is not None:
+            app.set_callback_token(callback_token)
+        if aes_key is not None:
+            app.set_aes_key(aes_key)
         app.save()
         record_audit(
             actor=actor,
             action="app.create" if created else "app.update",
             target=app.appid,
             before=before,
-            after={"name": app.name, "kind": app.kind, "secret_changed": secret is not None},
+            after={
+                "name": app.name,
+                "kind": app.kind,
+                "secret_changed": secret is not None,
+                "credentials_changed": changed,
+            },
         )
     return app, created

@@ -65,7 +65,7 @@ class EventStatsInline(ReadOnlyInline, admin.TabularInline):
 class ProfilePersonAdmin(PersonTagActions, PersonAdmin):
     list_display = (*PersonAdmin.list_display, "last_seen", "tag_list")
     list_filter = (*PersonAdmin.list_filter, *PERSON_FILTERS)
-    actions = ("add_tag", "remove_tag")
+    actions = (*PersonAdmin.actions, "add_tag", "remove_tag")
     fields = None  # the fieldsets below replace PersonAdmin's flat list
     fieldsets = (
         (None, {"fields": PersonAdmin.fields}),

@@ -34,7 +34,9 @@ class EventBatchOut(serializers.Serializer):
 
 class EventsQuery(serializers.Serializer):
     type = serializers.SlugField(required=False, max_length=32)
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Empty for the first page."
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
 
@@ -88,6 +90,8 @@ class SegmentListOut(serializers.Serializer):
 
 
 class MembersQuery(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Empty for the first page."
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
     appid = serializers.CharField(required=False, max_length=64)

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from identity import scopes
 from identity.api.serializers import PersonOut
-from identity.api.views import ERRORS, IdentityApiView, valid
+from identity.api.views import ERRORS, IdentityApiView, valid, valid_query
 from identity.exceptions import NotFound
 from identity.selectors import get_person
 from profiles import selectors
@@ -100,7 +100,7 @@ class SegmentMembersView(IdentityApiView):
         summary="Members of a segment, cursor paginated; with appid, each member's openid there",
     )
     def get(self, request, key: str):
-        query = valid(s.MembersQuery, request.query_params)
+        query = valid_query(s.MembersQuery, request)
         segment = _segment_or_404(key)
         app = self.app(query["appid"]) if "appid" in query else None
         members, next_cursor = selectors.segment_members(

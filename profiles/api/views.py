@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from identity import scopes
-from identity.api.views import ERRORS, IdentityApiView, valid
+from identity.api.views import ERRORS, IdentityApiView, valid, valid_query
 from profiles import selectors
 from profiles.api import serializers as s
 from profiles.services.ingest import ingest_events
@@ -39,7 +39,7 @@ class PersonEventsView(IdentityApiView):
         summary="A person's events, newest first, cursor paginated",
     )
     def get(self, request, person_id: str):
-        query = valid(s.EventsQuery, request.query_params)
+        query = valid_query(s.EventsQuery, request)
         person = self.visible_person(person_id)
         events, next_cursor = selectors.person_events(
             person,

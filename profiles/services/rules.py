@@ -70,7 +70,7 @@ def refresh_rule_tag(
                 last_refresh_added=added,
                 last_refresh_removed=removed,
             )
-        if added or removed or scope is None:
+        if added or removed:
             record_audit(
                 actor=actor,
                 action="tag.refresh",

@@ -113,6 +113,8 @@ def bulk_assign_tag(
         live = [p for p in locked.values() if not p.erased_at and not p.merged_into_id]
         for person in live:
             _assign(person.pk, [tag], actor=actor, source=TagSource.ADMIN, expires_at=expires_at)
+        if not live:
+            return 0
         record_audit(
             actor=actor,
             action="tag.bulk_assign",
@@ -131,6 +133,8 @@ def bulk_remove_tag(*, persons: list[Person], key: str, actor: Actor) -> int:
     with transaction.atomic():
         doomed = TagAssignment.objects.filter(tag=tag, person__in=persons)
         removed = list(doomed.values_list("person__public_id", flat=True))
+        if not removed:
+            return 0
         doomed.delete()
         record_audit(actor=actor, action="tag.bulk_remove", target=key, after={"persons": removed})
     return len(removed)
