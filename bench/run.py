@@ -71,6 +71,18 @@ def serve(app: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     raise RuntimeError(f"{app} did not start")
 
 
+class Results(dict):
+    """The figures of the run, printed as each is measured (a long run shows its progress)."""
+
+    def __setitem__(self, name, figures):
+        print(f"{name}: {json.dumps(figures, default=str)}", flush=True)
+        super().__setitem__(name, figures)
+
+    def update(self, other):
+        for name, figures in other.items():
+            self[name] = figures
+
+
 def wrk(script: str, port: int, seconds: int, connections: int, **variables) -> dict:
     output = subprocess.run(
         [
@@ -133,7 +145,7 @@ def main() -> None:
     from bench import dataset as ds
 
     key = manage("create_api_key", "bench", "--scopes", "all").strip()
-    results: dict[str, dict] = {"config": vars(args)}
+    results = Results(config=vars(args))
     app = serve("config.wsgi:application", APP_PORT, args.workers, args.threads)
     base = serve("bench.baseline:application", BASE_PORT, args.workers, args.threads)
     try:
@@ -157,8 +169,8 @@ def main() -> None:
         for process in (app, base):
             process.terminate()
             process.wait(timeout=20)
-    results["follower_import"] = follower_import(args, ds)
     results["rule_refresh"] = rule_refresh()
+    results["follower_import"] = follower_import(args, ds)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -178,8 +178,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["identity.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["identity.api.permissions.HasScopes"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["identity.api.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["identity.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "identity.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -7,7 +7,8 @@ class HasScopes(BasePermission):
     """Allow a request only when the key holds the scope the view names for its method.
 
     Views declare `required_scopes = {"GET": "identity:read", ...}`. A method without an entry
-    is refused, so an endpoint that forgets to name its scope is closed, not open.
+    is refused, so an endpoint that forgets to name its scope is closed, not open. A method the
+    view does not implement at all is let through to get its 405 from the view.
     """
 
     message = "This API key lacks the scope this operation needs."
@@ -20,7 +21,7 @@ class HasScopes(BasePermission):
         if scope is None and request.method in ("HEAD", "OPTIONS"):
             scope = view.required_scopes.get("GET")
         if scope is None:
-            return False
+            return not hasattr(view, request.method.lower())
         if not key.has_scope(scope):
             self.message = f"This API key lacks the {scope!r} scope."
             return False

@@ -5,8 +5,8 @@ from identity.api import views, wechat_views
 urlpatterns = [
     path("identities/resolve", views.ResolveView.as_view(), name="identities-resolve"),
     path("persons/lookup", views.PersonLookupView.as_view(), name="persons-lookup"),
-    path("persons/<str:person_id>", views.PersonDetailView.as_view(), name="person-detail"),
-    path("persons/<str:person_id>/phone", views.PersonPhoneView.as_view(), name="person-phone"),
+    path("persons/<slug:person_id>", views.PersonDetailView.as_view(), name="person-detail"),
+    path("persons/<slug:person_id>/phone", views.PersonPhoneView.as_view(), name="person-phone"),
     path(
         "wechat/miniprogram/login",
         wechat_views.MiniProgramLoginView.as_view(),

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from profiles.services.ingest import MAX_BATCH
@@ -19,6 +20,14 @@ class EventIn(serializers.Serializer):
 
 class EventBatchIn(serializers.Serializer):
     events = serializers.ListField(child=serializers.JSONField(), max_length=MAX_BATCH)
+
+
+@extend_schema_serializer(component_name="EventBatchIn")
+class EventBatchDoc(serializers.Serializer):
+    """Up to 1000 events, each checked on its own: a bad one is reported, the others stored."""
+
+    # Documents the items `EventBatchIn` takes as plain JSON, for the ingest to check one by one.
+    events = serializers.ListField(child=EventIn(), max_length=MAX_BATCH)
 
 
 class ItemErrorOut(serializers.Serializer):

@@ -4,10 +4,10 @@ from profiles.api import tag_views, views
 
 urlpatterns = [
     path("events", views.EventIngestView.as_view(), name="events-ingest"),
-    path("persons/<str:person_id>/events", views.PersonEventsView.as_view(), name="person-events"),
-    path("persons/<str:person_id>/tags", tag_views.PersonTagsView.as_view(), name="person-tags"),
+    path("persons/<slug:person_id>/events", views.PersonEventsView.as_view(), name="person-events"),
+    path("persons/<slug:person_id>/tags", tag_views.PersonTagsView.as_view(), name="person-tags"),
     path(
-        "persons/<str:person_id>/tags/<slug:key>",
+        "persons/<slug:person_id>/tags/<slug:key>",
         tag_views.PersonTagView.as_view(),
         name="person-tag",
     ),

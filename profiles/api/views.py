@@ -13,7 +13,7 @@ class EventIngestView(IdentityApiView):
 
     @extend_schema(
         operation_id="events_ingest",
-        request=s.EventBatchIn,
+        request=s.EventBatchDoc,
         responses={200: s.EventBatchOut, **ERRORS},
         summary="Report up to 1000 events; idempotent on event_id, per-item errors",
         description="Each item follows `EventIn`. Invalid items are listed in `errors` by index "

@@ -1,8 +1,10 @@
 """Compile a validated condition tree into one boolean filter over persons.
 
-Every leaf becomes a semi-join (`id IN (SELECT person_id ...)`), so the whole tree is a single
-SQL query with two-valued logic: a person without stats counts as zero payments and is never
-"seen within N days"; `not` is plain negation.
+Every leaf becomes an `EXISTS` over the person's rows, so the whole tree is a single SQL query
+with two-valued logic: a person without stats counts as zero payments and is never "seen within
+N days"; `not` is plain negation (`NOT EXISTS`, which PostgreSQL runs as an anti-join, where
+`NOT IN` would hash the whole subquery). The planner picks per-person index probes for a small
+set of persons (refresh after an ingest) and hash joins for everyone (a segment count).
 """
 
 import operator
@@ -10,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from identity.models import Identity, Person
@@ -43,13 +45,11 @@ def _compile(node: dict, now: datetime) -> Q:
     if "not" in node:
         return ~_compile(node["not"], now)
     if "tag" in node:
-        holders = TagAssignment.objects.active(now).filter(tag__key=node["tag"])
-        return Q(pk__in=holders.values("person_id"))
+        return _exists(TagAssignment.objects.active(now).filter(tag__key=node["tag"]))
     if "app" in node:
-        return Q(pk__in=Identity.objects.filter(app__appid=node["app"]).values("person_id"))
+        return _exists(Identity.objects.filter(app__appid=node["app"]))
     if "followed" in node:
-        followers = Identity.objects.filter(app__appid=node["followed"], followed=True)
-        return Q(pk__in=followers.values("person_id"))
+        return _exists(Identity.objects.filter(app__appid=node["followed"], followed=True))
     if "has_phone" in node:
         return Q(phone_index__isnull=not node["has_phone"])
     if "field" in node:
@@ -59,13 +59,15 @@ def _compile(node: dict, now: datetime) -> Q:
     raise ValueError(f"not a validated condition node: {sorted(node)}")
 
 
+def _exists(rows: QuerySet) -> Q:
+    return Q(Exists(rows.filter(person_id=OuterRef("pk"))))
+
+
 def _field(field: str, op: str, value, now: datetime) -> Q:
     if field in TIME_FIELDS:
         cutoff = now - timedelta(days=value)
         lookup = "gte" if op == "within_days" else "lt"
-        return Q(
-            pk__in=PersonStats.objects.filter(**{f"{field}__{lookup}": cutoff}).values("person_id")
-        )
+        return _exists(PersonStats.objects.filter(**{f"{field}__{lookup}": cutoff}))
     if op == "!=":
         return ~_field(field, "=", value, now)
     if field in NUMBER_FIELDS:
@@ -77,9 +79,8 @@ def _field(field: str, op: str, value, now: datetime) -> Q:
     if test(default, value):
         # Persons without stats hold the default, which satisfies the comparison: match all
         # but those whose stats row fails it.
-        failing = PersonStats.objects.exclude(**{f"{field}__{lookup}": value})
-        return ~Q(pk__in=failing.values("person_id"))
-    return Q(pk__in=rows.values("person_id"))
+        return ~_exists(PersonStats.objects.exclude(**{f"{field}__{lookup}": value}))
+    return _exists(rows)
 
 
 def _event(node: dict, now: datetime) -> Q:

@@ -14,6 +14,7 @@ from identity.models import App
 from identity.validators import clean_identifier
 
 EVENT_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+PERSON_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_PROPERTIES_BYTES = 8 * 1024
 MAX_AMOUNT = Decimal("9999999999.99")
 OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -91,7 +92,7 @@ def parse_event(
     channel = raw.get("channel", "")
     if channel is None:
         channel = ""
-    if not isinstance(channel, str) or len(channel) > 64:
+    if not isinstance(channel, str) or len(channel) > 64 or not _storable(channel):
         errors["channel"] = ["Must be a string of at most 64 characters."]
 
     properties = raw.get("properties", {})
@@ -99,6 +100,8 @@ def parse_event(
         properties = {}
     if not isinstance(properties, dict):
         errors["properties"] = ["Must be an object."]
+    elif not _storable(properties):
+        errors["properties"] = ["Must not contain NUL (\\u0000) or unpaired surrogates."]
     elif len(json.dumps(properties, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
         errors["properties"] = [f"At most {MAX_PROPERTIES_BYTES} bytes of JSON."]
 
@@ -123,7 +126,10 @@ def parse_event(
 
 
 def _parse_time(value, errors) -> datetime | None:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but no such time, e.g. 12:99
+        parsed = None
     if parsed is None:
         errors["occurred_at"] = ["Required: an ISO 8601 date-time with a time zone."]
         return None
@@ -155,7 +161,7 @@ def _parse_subject(raw, apps, errors):
         except InvalidInput as exc:
             errors.update(exc.details)
         return app, openid, None
-    if not isinstance(person_id, str) or not person_id or len(person_id) > 32:
+    if not isinstance(person_id, str) or not PERSON_ID_RE.fullmatch(person_id):
         errors["person_id"] = ["Must be a person id."]
     return app, None, person_id
 
@@ -182,3 +188,21 @@ def _parse_amount(raw, type_key, errors) -> Decimal | None:
         errors["amount"] = ["At most two decimal places."]
         return None
     return cents
+
+
+def _storable(value) -> bool:
+    """Tell whether PostgreSQL can store the text in it: no NUL, no unpaired surrogate (which
+    JSON's \\ud800 escapes let through and UTF-8 cannot encode)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True

@@ -8,6 +8,7 @@ from django.db import connection
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind
 from identity.services.retry import run_atomic_with_retries
+from identity.validators import IDENTIFIER_RE
 from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
 from profiles.services.event_subjects import attribute
@@ -41,7 +42,13 @@ def ingest_events(
     if len(events) > MAX_BATCH:
         raise InvalidInput({"events": [f"At most {MAX_BATCH} events per request."]})
 
-    appids = {e["appid"] for e in events if isinstance(e, dict) and isinstance(e.get("appid"), str)}
+    appids = {
+        e["appid"]
+        for e in events
+        if isinstance(e, dict)
+        and isinstance(e.get("appid"), str)
+        and IDENTIFIER_RE.fullmatch(e["appid"])  # the form of every registered appid
+    }
     apps = {app.appid: app for app in App.objects.filter(appid__in=appids)}
     types = set(EventType.objects.filter(is_active=True).values_list("key", flat=True))
     result = IngestResult()
