@@ -132,6 +132,14 @@ class Identity(models.Model):
             models.UniqueConstraint(fields=["app", "openid"], name="identity_openid_unique"),
             models.UniqueConstraint(fields=["person", "app"], name="identity_one_per_app"),
         ]
+        indexes = [
+            # "follows the service account" conditions and tag syncs read only the followers.
+            models.Index(
+                fields=["app", "person"],
+                condition=models.Q(followed=True),
+                name="identity_followers",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"identity #{self.pk}"

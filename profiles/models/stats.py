@@ -24,7 +24,7 @@ class PersonStats(models.Model):
     # Ties on first_channel_at go to the lower event id, as in a rebuild.
     first_channel_event_id = models.BigIntegerField(null=True, blank=True)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
-    pay_count = models.PositiveIntegerField(_("payments"), default=0)
+    pay_count = models.PositiveIntegerField(_("payments"), default=0, db_index=True)
     pay_total = models.DecimalField(_("paid in total"), max_digits=16, decimal_places=2, default=0)
     last_pay_at = models.DateTimeField(_("last payment"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -43,7 +43,10 @@ def refresh_rule_tag(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "  # noqa: S608
-            f"AND a.person_id NOT IN ({match_sql})",
+            # NOT EXISTS, not NOT IN: an anti-join, where NOT IN over a million ids falls back
+            # to re-running the subquery for every assignment.
+            f"AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS m(person_id) "
+            f"WHERE m.person_id = a.person_id)",
             [tag.pk, *scope_params, *match_params],
         )
         removed = cursor.rowcount

@@ -1,7 +1,6 @@
 """Segment sizes: live counts in one query, and the daily snapshots that chart growth."""
 
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from identity.models import Identity, Person
@@ -12,25 +11,29 @@ from profiles.models import Segment, SegmentSnapshot
 def count_segments(
     segments: list[Segment], *, allowed_app_ids: set[int] | None = None
 ) -> dict[int, int]:
-    """Count the members of several segments in one query (a FILTER clause each).
+    """Count the members of several segments in one statement (a scalar subquery each).
 
-    A key restricted to apps counts only the members it may see.
+    Each count is its own WHERE clause, so PostgreSQL turns the condition's EXISTS into joins;
+    an aggregate FILTER would evaluate them row by row. A key restricted to apps counts only
+    the members it may see.
     """
     if not segments:
         return {}
     now = timezone.now()
-    persons = Person.objects.live()
-    if allowed_app_ids is not None:
-        persons = persons.filter(
-            pk__in=Identity.objects.filter(app_id__in=allowed_app_ids).values("person_id")
-        )
-    totals = persons.aggregate(
-        **{
-            f"s{segment.pk}": Count("pk", filter=Q(compile_condition(segment.condition, now=now)))
-            for segment in segments
-        }
-    )
-    return {segment.pk: totals[f"s{segment.pk}"] for segment in segments}
+    parts, params = [], []
+    for segment in segments:
+        members = Person.objects.live().filter(compile_condition(segment.condition, now=now))
+        if allowed_app_ids is not None:
+            members = members.filter(
+                pk__in=Identity.objects.filter(app_id__in=allowed_app_ids).values("person_id")
+            )
+        sql, member_params = members.values("pk").query.sql_with_params()
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS members)")  # noqa: S608
+        params += member_params
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        counts = cursor.fetchone()
+    return {segment.pk: count for segment, count in zip(segments, counts, strict=True)}
 
 
 def snapshot_segments() -> list[SegmentSnapshot]:
