@@ -43,8 +43,8 @@ class DomainErrorsAsMessages:
             return HttpResponseRedirect(request.get_full_path())
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """An admin that can list and view rows but never add, change or delete them."""
+class NoWrites:
+    """Deny adding, changing and deleting: the rows are written by services only."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -56,17 +56,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline:
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """An admin that can list and view rows but never add, change or delete them."""
+
+
+class ReadOnlyInline(NoWrites):
     """An inline that shows related rows without letting the admin add, edit or delete them."""
 
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,6 +2,7 @@ from django.db import transaction
 
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind, Platform
+from identity.services.app_secrets import apply_credentials
 from identity.services.audit import record_audit
 from identity.validators import IDENTIFIER_RE
 
@@ -43,14 +44,9 @@ def provision_app(
             raise InvalidInput({"platform": ["An existing app cannot change platform."]})
         before = None if created else {"name": app.name, "kind": app.kind}
         app.name, app.kind, app.platform = name.strip(), kind, platform
-        credentials = {"secret": secret, "callback_token": callback_token, "aes_key": aes_key}
-        changed = sorted(name for name, value in credentials.items() if value is not None)
-        if secret is not None:
-            app.set_secret(secret)
-        if callback_token is not None:
-            app.set_callback_token(callback_token)
-        if aes_key is not None:
-            app.set_aes_key(aes_key)
+        changed = apply_credentials(
+            app, secret=secret, callback_token=callback_token, aes_key=aes_key
+        )
         app.save()
         record_audit(
             actor=actor,

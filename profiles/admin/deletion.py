@@ -1,5 +1,7 @@
 """Deletes from the tag and segment admins go through a service, refusals shown as messages."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -10,10 +12,15 @@ from identity.models import Actor
 
 
 class DeleteThroughService:
-    """Route the admin's deletes (one page or the bulk action) to `delete_through_service`."""
+    """Route the admin's deletes (one page or the bulk action) to the admin's delete service.
+
+    Admins set `delete_service` to a callable `(obj, actor)` that deletes with its audit entry.
+    """
+
+    delete_service: Callable[[object, Actor], None]
 
     def delete_through_service(self, obj, actor: Actor) -> None:
-        raise NotImplementedError
+        type(self).delete_service(obj, actor)
 
     def delete_model(self, request, obj):
         self.delete_through_service(obj, Actor.admin(request.user))

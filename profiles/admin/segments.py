@@ -148,5 +148,6 @@ class SegmentAdmin(
             return None
         return export_members(segments[0], actor=Actor.admin(request.user))
 
-    def delete_through_service(self, obj, actor):
+    @staticmethod
+    def delete_service(obj, actor):
         delete_segment(segment=obj, actor=actor)

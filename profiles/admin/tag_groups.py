@@ -40,5 +40,6 @@ class TagGroupAdmin(
     def save_related(self, request, form, formsets, change):
         """Write nothing more: save_tag_group did all of it."""
 
-    def delete_through_service(self, obj, actor):
+    @staticmethod
+    def delete_service(obj, actor):
         delete_tag_group(group=obj, actor=actor)

@@ -164,5 +164,6 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             counts[TagAssignment._meta.verbose_name_plural] = held
         return [str(tag) for tag in objs], counts, set(), protected
 
-    def delete_through_service(self, obj, actor):
+    @staticmethod
+    def delete_service(obj, actor):
         delete_tag(tag=obj, actor=actor)
