@@ -7,6 +7,7 @@ SECURE_PROXY_SSL_HEADER, SECURE_HSTS_SECONDS, LOG_LEVEL.
 """
 
 import os
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -64,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the session middleware: it drops cookies holding NUL before they are looked up.
+    "config.request_guard.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: turns a refused admin login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,6 +145,24 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Admin logins: django-axes counts failures per (username, client address) in the database,
+# shared by every worker without a cache. The 5th failure in a row (each within 15 minutes of
+# the last) locks that pair out for 15 minutes (429, identity/admin/lockout.py), a correct
+# password included. Its logs mask usernames and addresses; successful logins are not stored.
+# Behind a reverse proxy the address is the proxy's unless it sets REMOTE_ADDR (docs/security.md).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "identity.admin.lockout.locked_out"
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -236,4 +260,10 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Raw events older than this are folded into rollups and deleted by `manage.py prune_events`.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400)
+# Each statement that evaluates a condition (rule refresh, segment count) is cancelled after
+# this many milliseconds (0: no limit); the failure is recorded, the request still answers.
+CONDITION_STATEMENT_TIMEOUT_MS = env_int("CONDITION_STATEMENT_TIMEOUT_MS", 30000)
 WECHAT_TIMEOUT_SECONDS = float(env_str("WECHAT_TIMEOUT_SECONDS", "5"))
+# Pushes and URL checks whose `timestamp` is further than this from now are refused (403); a
+# signed request is accepted once, remembered in the cache (Redis when set) meanwhile.
+WECHAT_CALLBACK_MAX_SKEW_SECONDS = env_int("WECHAT_CALLBACK_MAX_SKEW_SECONDS", 300)

@@ -49,6 +49,19 @@ class AppForbidden(DomainError):
     default_message = "This API key may not act on this app."
 
 
+class ScopeMissing(DomainError):
+    """The key holds the endpoint's scope but not the one this particular use of it needs."""
+
+    status = 403
+    code = "scope_missing"
+
+    def __init__(self, scope: str, *, field: str):
+        super().__init__(
+            f"This API key lacks the {scope!r} scope.",
+            details={field: [f"Needs the {scope!r} scope."]},
+        )
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"
@@ -73,6 +86,21 @@ class UnionidConflict(Conflict):
 class OpenidConflict(Conflict):
     code = "openid_conflict"
     default_message = "The person already has a different openid in this app."
+
+
+class UnverifiedLink(Conflict):
+    """A key confined to some apps asked to join a person it cannot see.
+
+    Only a link the platform itself vouches for (a unionid from the service's own code exchange,
+    a phone number from WeChat's phone code) may reach a person outside the key's apps; a value
+    the caller merely sends could be anyone's.
+    """
+
+    code = "unverified_link"
+    default_message = (
+        "This identifier belongs to a person outside this API key's apps; only a login or phone "
+        "code exchanged through this service can link it."
+    )
 
 
 class UndoConflict(Conflict):

@@ -4,6 +4,9 @@ The API's hot paths (lookups, a person, segment members) read persons here rathe
 the ORM: identities, unionids and every section (stats, tags) come back as JSON built by
 PostgreSQL in the same statement, and the statement text is fixed, so psycopg prepares it once
 per connection. Compiling the equivalent ORM query cost more than running it.
+
+For a key restricted to apps the statement is a second fixed text, with the key's apps as its
+first parameter (`allowed.app_ids`), so that sections such as stats count only those apps.
 """
 
 import json
@@ -25,7 +28,7 @@ SELECT p.id, p.public_id, p.phone_encrypted, p.created_at, p.updated_at,
                              ORDER BY u.platform)
      FROM identity_unionid u WHERE u.person_id = p.id), '[]'::jsonb) AS unionid_rows
   {sections}
-FROM identity_person p
+FROM identity_person p{allowed}
 WHERE p.merged_into_id IS NULL AND p.erased_at IS NULL AND {where}
 """
 
@@ -47,22 +50,34 @@ WHERE = {
 }
 
 
+_ALLOWED = " CROSS JOIN (SELECT %s::bigint[] AS app_ids) AS allowed"
+
+
 @cache
-def _statement(kind: str, section_names: tuple[str, ...]) -> str:
+def _statement(kind: str, section_names: tuple[str, ...], restricted: bool = False) -> str:
     extra = "".join(
-        f",\n  {section.sql} AS section_{section.name}"
+        f",\n  {section.sql_for(restricted=restricted)} AS section_{section.name}"
         for section in sections()
         if section.name in section_names
     )
-    return _SELECT.format(sections=extra, where=WHERE[kind])
+    return _SELECT.format(sections=extra, allowed=_ALLOWED if restricted else "", where=WHERE[kind])
 
 
-def read_persons(kind: str, params: list) -> list[Person]:
+def read_persons(
+    kind: str, params: list, *, allowed_app_ids: set[int] | None = None
+) -> list[Person]:
     """Live persons matching one of the WHERE shapes above, each with `identity_rows`,
-    `unionid_rows` and `section_<name>` attributes for the representation."""
+    `unionid_rows` and `section_<name>` attributes for the representation.
+
+    Sections are computed for a caller restricted to `allowed_app_ids` (None: unrestricted);
+    `sections_for` records which, so that a representation for another caller refuses them.
+    """
     names = tuple(section.name for section in sections())
+    restricted = allowed_app_ids is not None
+    if restricted:
+        params = [sorted(allowed_app_ids), *params]
     with connection.cursor() as cursor:
-        cursor.execute(_statement(kind, names), params)
+        cursor.execute(_statement(kind, names, restricted), params)
         rows = cursor.fetchall()
     persons = []
     for pk, public_id, phone, created, updated, identities, unionids, *extra in rows:
@@ -74,6 +89,7 @@ def read_persons(kind: str, params: list) -> list[Person]:
             updated_at=updated,
         )
         person._state.adding = False
+        person.sections_for = None if allowed_app_ids is None else frozenset(allowed_app_ids)
         person.identity_rows, person.unionid_rows = _json(identities), _json(unionids)
         for name, value in zip(names, extra, strict=True):
             setattr(person, f"section_{name}", _json(value))
@@ -86,6 +102,8 @@ def _json(value):
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def read_person(kind: str, params: list) -> Person | None:
-    found = read_persons(kind, params)
+def read_person(
+    kind: str, params: list, *, allowed_app_ids: set[int] | None = None
+) -> Person | None:
+    found = read_persons(kind, params, allowed_app_ids=allowed_app_ids)
     return found[0] if found else None

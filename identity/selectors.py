@@ -1,12 +1,19 @@
-"""Reads of the identity graph, each with a fixed number of queries."""
+"""Reads of the identity graph, each with a fixed number of queries.
+
+Person reads take the caller's `allowed_app_ids` (None: unrestricted) so that the sections of
+the representation (stats) are computed from the apps that caller may see.
+"""
 
 import time
 from collections.abc import Iterable
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
+from django.db.models import Q
 
 from identity.exceptions import PersonNotFound, UnknownApp
-from identity.models import App, Person, Platform, UnionId
+from identity.models import App, AuditEntry, Person, Platform, UnionId
 from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
 
@@ -34,46 +41,59 @@ def get_app(appid: str, *, field: str = "appid") -> App:
     return app
 
 
-def get_person(public_id: str) -> Person:
+def get_person(public_id: str, *, allowed_app_ids: set[int] | None = None) -> Person:
     """Return the live person for a public id; a merged-away id gives its survivor."""
-    person = read_person("public_id", [public_id]) if isinstance(public_id, str) else None
+    if not isinstance(public_id, str):
+        raise PersonNotFound()
+    person = read_person("public_id", [public_id], allowed_app_ids=allowed_app_ids)
     if person is None:
         raise PersonNotFound()
     return person
 
 
-def find_by_openid(app: App, openid: str) -> Person | None:
-    return read_person("openid", [app.pk, openid])
+def find_by_openid(
+    app: App, openid: str, *, allowed_app_ids: set[int] | None = None
+) -> Person | None:
+    return read_person("openid", [app.pk, openid], allowed_app_ids=allowed_app_ids)
 
 
-def find_by_unionid(unionid: str, platform: str = Platform.WECHAT) -> Person | None:
-    return read_person("unionid", [platform, unionid])
+def find_by_unionid(
+    unionid: str, platform: str = Platform.WECHAT, *, allowed_app_ids: set[int] | None = None
+) -> Person | None:
+    return read_person("unionid", [platform, unionid], allowed_app_ids=allowed_app_ids)
 
 
-def find_by_phone(e164: str) -> Person | None:
-    return read_person("phone_index", [phone_index(e164)])
+def find_by_phone(e164: str, *, allowed_app_ids: set[int] | None = None) -> Person | None:
+    return read_person("phone_index", [phone_index(e164)], allowed_app_ids=allowed_app_ids)
 
 
-def _persons_by_key(pairs: Iterable[tuple[str, int]]) -> dict[str, Person]:
+def _persons_by_key(
+    pairs: Iterable[tuple[str, int]], allowed_app_ids: set[int] | None
+) -> dict[str, Person]:
     pairs = list(pairs)
-    persons = {p.pk: p for p in read_persons("pks", [sorted({pk for _, pk in pairs})])}
+    pks = sorted({pk for _, pk in pairs})
+    persons = {p.pk: p for p in read_persons("pks", [pks], allowed_app_ids=allowed_app_ids)}
     return {key: persons[pk] for key, pk in pairs if pk in persons}
 
 
-def find_many_by_openids(app: App, openids: list[str]) -> dict[str, Person]:
+def find_many_by_openids(
+    app: App, openids: list[str], *, allowed_app_ids: set[int] | None = None
+) -> dict[str, Person]:
     """Map each known openid of the app to its person in one query, whatever the count."""
     found = {}
-    for person in read_persons("openids", [app.pk, openids]):
+    for person in read_persons("openids", [app.pk, openids], allowed_app_ids=allowed_app_ids):
         for row in person.identity_rows:
             if row["app_id"] == app.pk:
                 found[row["openid"]] = person
     return found
 
 
-def find_resolved(app: App, openid: str, unionid: str | None) -> Person | None:
+def find_resolved(
+    app: App, openid: str, unionid: str | None, *, allowed_app_ids: set[int] | None = None
+) -> Person | None:
     """The person of an openid that resolving again would not change (the common case of a
     returning user), or None when the resolve has work to do."""
-    person = find_by_openid(app, openid)
+    person = find_by_openid(app, openid, allowed_app_ids=allowed_app_ids)
     if person is None or unionid is None:
         return person
     known = {row["platform"]: row["unionid"] for row in person.unionid_rows}
@@ -81,16 +101,37 @@ def find_resolved(app: App, openid: str, unionid: str | None) -> Person | None:
 
 
 def find_many_by_unionids(
-    unionids: list[str], platform: str = Platform.WECHAT
+    unionids: list[str],
+    platform: str = Platform.WECHAT,
+    *,
+    allowed_app_ids: set[int] | None = None,
 ) -> dict[str, Person]:
     rows = UnionId.objects.filter(platform=platform, unionid__in=unionids).values_list(
         "unionid", "person_id"
     )
-    return _persons_by_key(rows)
+    return _persons_by_key(rows, allowed_app_ids)
 
 
-def find_many_by_phones(e164s: list[str]) -> dict[str, Person]:
+def find_many_by_phones(
+    e164s: list[str], *, allowed_app_ids: set[int] | None = None
+) -> dict[str, Person]:
     """Map normalised numbers to persons through the blind index."""
     by_index = {phone_index(e164): e164 for e164 in e164s}
     rows = Person.objects.live().filter(phone_index__in=by_index).values_list("phone_index", "pk")
-    return _persons_by_key((by_index[index], pk) for index, pk in rows)
+    return _persons_by_key(((by_index[index], pk) for index, pk in rows), allowed_app_ids)
+
+
+def erased_through_apps(person: Person, app_ids: Iterable[int]) -> bool:
+    """Whether a key restricted to `app_ids` already erased this person's part in its apps.
+
+    The person is then invisible to that key, yet a repeated DELETE (a retry after a lost
+    answer) must answer 204 like the first; the erasure's audit entry names the apps erased.
+    """
+    appids = list(App.objects.filter(pk__in=app_ids).values_list("appid", flat=True))
+    if not appids:
+        return False
+    pks = [pk for pk in (person.pk, person.merged_into_id) if pk is not None]
+    named = reduce(or_, (Q(after__apps__contains=[appid]) for appid in appids))
+    return AuditEntry.objects.filter(
+        named, person_id__in=pks, action__in=("person.erase", "person.erase_apps")
+    ).exists()

@@ -37,13 +37,15 @@ def person_events(
 ) -> tuple[list[Event], str | None]:
     """Return one page of a person's events and the cursor of the next page (None at the end).
 
-    One index range scan on (person, occurred_at desc, id desc), whatever the page.
+    One index range scan on (person, occurred_at desc, id desc), whatever the page. A key
+    restricted to apps sees its apps' events only, as in its stats: an event reported without
+    an app (by person id) came from no app of the key's.
     """
     events = Event.objects.filter(person=person).select_related("app")
     if event_type:
         events = events.filter(type_id=event_type)
     if allowed_app_ids is not None:
-        events = events.filter(Q(app_id__in=allowed_app_ids) | Q(app__isnull=True))
+        events = events.filter(app_id__in=allowed_app_ids)
     if cursor:
         at, pk = decode_cursor(cursor)
         events = events.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=pk))
@@ -63,7 +65,8 @@ def segment_members(
     """One page of a segment's live members in id order, keyset paginated.
 
     With `app`, each member carries `app_openid`: its openid there (what a messaging backend
-    needs), or None. A key restricted to apps sees only members with an identity in them.
+    needs), or None. A key restricted to apps sees only members with an identity in them, with
+    stats from those apps only.
     A fixed number of queries whatever the page size.
     """
     members = Person.objects.live().filter(compile_condition(segment.condition))
@@ -74,7 +77,8 @@ def segment_members(
     pks = list(members.order_by("pk").values_list("pk", flat=True)[: limit + 1])
     next_cursor = _encode_member_cursor(pks[limit - 1]) if len(pks) > limit else None
     pks = pks[:limit]
-    persons = {person.pk: person for person in read_persons("pks", [pks])}
+    read = read_persons("pks", [pks], allowed_app_ids=allowed_app_ids)
+    persons = {person.pk: person for person in read}
     page = [persons[pk] for pk in pks if pk in persons]
     for person in page:
         person.app_openid = next(

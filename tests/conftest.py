@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from identity.models import Actor, AppKind
@@ -7,6 +9,26 @@ from identity.services.api_keys import create_api_key
 from identity.services.apps import provision_app
 
 SYSTEM = Actor.system("tests")
+MAX_CLOCK_SKEW_SECONDS = 60
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_clock_agrees(django_db_setup, django_db_blocker):
+    """Stop at once when PostgreSQL's clock is not this process's.
+
+    Windows ("seen within 7 days") are computed by PostgreSQL's now() against times the tests
+    build from Python's: an embedded server started under another clock (the suite's run with
+    the clock moved ahead, libfaketime) would fail tests for no reason of theirs.
+    """
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        skew = abs((cursor.fetchone()[0] - timezone.now()).total_seconds())
+    if skew > MAX_CLOCK_SKEW_SECONDS:
+        pytest.exit(
+            f"PostgreSQL's clock is {skew:.0f}s away from this process's; restart the database "
+            "under the same clock (for the embedded server: make stop-db).",
+            returncode=3,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@ from profiles.services.definition_removal import delete_segment, delete_tag, del
 from profiles.services.definitions import save_segment, save_tag, save_tag_group
 from profiles.services.rules import refresh_rule_tag
 from profiles.services.tags import assign_tags, bulk_assign_tag, bulk_remove_tag, remove_tag
+from tests.clock import iso_ago
 from tests.conftest import SYSTEM
 
 pytestmark = pytest.mark.django_db
@@ -724,7 +725,7 @@ def test_an_event_for_a_new_openid_writes_one_create_entry(make_client, miniprog
             "appid": miniprogram.appid,
             "openid": openid,
             "type": "view",
-            "occurred_at": "2026-11-01T10:00:00+08:00",
+            "occurred_at": iso_ago(hours=1),
         }
         for openid in ("oEv1", "oEv2", "oEv1")
     ]

@@ -31,6 +31,7 @@ from identity.wechat.fake.state import FakeWeChatState
 from profiles.models import Segment, Tag, TagKind
 from profiles.services.definitions import save_segment, save_tag
 from profiles.services.tags import assign_tags
+from tests.clock import iso_ago
 
 API_PREFIX = "api/v1/"
 PUBLIC = {"schema", "docs"}  # the OpenAPI schema and its docs are public by design
@@ -234,7 +235,7 @@ SAMPLE_REQUESTS: dict[str, dict[str, Sample]] = {
                     "appid": w.mini.appid,
                     "openid": OPENID_MINI,
                     "type": "view",
-                    "occurred_at": "2026-11-01T10:00:00+08:00",
+                    "occurred_at": iso_ago(hours=1),
                 }
             ]
         }

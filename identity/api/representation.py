@@ -14,7 +14,14 @@ def person_representation(
     person: Person, *, show_phone: bool, allowed_app_ids: set[int] | None
 ) -> dict:
     """Shape a live person for one caller: phone masked without `phone:read`, identities of
-    apps outside the key's restriction left out."""
+    apps outside the key's restriction left out.
+
+    The person must have been read for the same restriction (`read_persons(allowed_app_ids=)`):
+    its sections (stats) were computed from the apps that key may see, and showing sections
+    computed for another caller would leak other apps' activity, so a mismatch fails loudly.
+    """
+    if person.sections_for != allowed_app_ids:
+        raise ValueError("The person was read for another app restriction than the caller's.")
     phone = person.phone_e164
     identities = [
         {

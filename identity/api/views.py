@@ -8,9 +8,9 @@ from identity import scopes, selectors
 from identity.api import serializers as s
 from identity.api.permissions import check_app_allowed
 from identity.api.representation import person_representation, visible_to
-from identity.exceptions import PersonNotFound
+from identity.exceptions import PersonNotFound, ScopeMissing
 from identity.models import Actor, Person
-from identity.services.erase import erase_person
+from identity.services.erase import erase_person, erase_person_apps
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 
@@ -31,8 +31,12 @@ class IdentityApiView(APIView):
         check_app_allowed(self.key, app)
         return app
 
+    def read_person(self, public_id: str) -> Person:
+        """Read a person as this key sees it: sections (stats) only from the key's apps."""
+        return selectors.get_person(public_id, allowed_app_ids=self.key.allowed_app_ids)
+
     def visible_person(self, public_id: str) -> Person:
-        person = selectors.get_person(public_id)
+        person = self.read_person(public_id)
         if not visible_to(person, self.key.allowed_app_ids):
             raise PersonNotFound()
         return person
@@ -49,6 +53,12 @@ class IdentityApiView(APIView):
     def actor(self) -> Actor:
         return Actor.api_key(self.key)
 
+    def require_phone_read(self, field: str) -> None:
+        """A lookup by phone confirms a full number: a key without `phone:read` could otherwise
+        turn the masked form it sees (7 of 11 digits) into the number in 10,000 guesses."""
+        if not self.key.has_scope(scopes.PHONE_READ):
+            raise ScopeMissing(scopes.PHONE_READ, field=field)
+
 
 class ResolveView(IdentityApiView):
     required_scopes = {"POST": scopes.IDENTITY_WRITE}
@@ -64,11 +74,19 @@ class ResolveView(IdentityApiView):
         app = self.app(data["appid"])
         openid, unionid = data["openid"], data.get("unionid")
         # A returning user changes nothing: answer from one read, without a transaction.
-        person = selectors.find_resolved(app, openid, unionid)
+        person = selectors.find_resolved(
+            app, openid, unionid, allowed_app_ids=self.key.allowed_app_ids
+        )
         created = False
         if person is None:
-            result = resolve_identity(app=app, openid=openid, unionid=unionid, actor=self.actor())
-            person, created = selectors.get_person(result.person.public_id), result.created
+            result = resolve_identity(
+                app=app,
+                openid=openid,
+                unionid=unionid,
+                actor=self.actor(),
+                confined_to=self.key.allowed_app_ids,
+            )
+            person, created = self.read_person(result.person.public_id), result.created
         return Response({"person": self.represent(person), "created": created})
 
 
@@ -86,17 +104,28 @@ class PersonDetailView(IdentityApiView):
     @extend_schema(
         operation_id="persons_erase",
         responses={204: None, **ERRORS},
-        summary="Erase a person's personal data (idempotent)",
+        summary="Erase a person's personal data, or a restricted key's apps' part (idempotent)",
     )
     def delete(self, request, person_id: str):
         person = Person.objects.filter(public_id=person_id).first()
         if person is None:
             raise PersonNotFound()
-        if person.erased_at is None:
-            self.visible_person(person_id)  # follows a merge to the survivor
-        elif self.key.allowed_app_ids is not None:
-            raise PersonNotFound()  # an erased person belongs to no app a restricted key holds
-        erase_person(person=person, actor=self.actor())
+        restriction = self.key.allowed_app_ids
+        if restriction is None:
+            if person.erased_at is None:
+                self.visible_person(person_id)  # follows a merge to the survivor
+            erase_person(person=person, actor=self.actor())
+            return Response(status=204)
+        # A restricted key never erases what other apps hold (DESIGN.md): only its apps' part,
+        # the whole person once no other app holds it. After that the person is invisible to
+        # the key, but a repeat still answers 204.
+        try:
+            survivor = self.visible_person(person_id)
+        except PersonNotFound:
+            if not selectors.erased_through_apps(person, restriction):
+                raise
+        else:
+            erase_person_apps(person=survivor, app_ids=restriction, actor=self.actor())
         return Response(status=204)
 
 
@@ -113,9 +142,13 @@ class PersonPhoneView(IdentityApiView):
         data = valid(s.PhoneInput, request.data)
         person = self.visible_person(person_id)
         holder = bind_phone(
-            person=person, phone=data["phone"], on_conflict=data["on_conflict"], actor=self.actor()
+            person=person,
+            phone=data["phone"],
+            on_conflict=data["on_conflict"],
+            actor=self.actor(),
+            confined_to=self.key.allowed_app_ids,
         )
-        return Response(self.represent(selectors.get_person(holder.public_id)))
+        return Response(self.represent(self.read_person(holder.public_id)))
 
 
 class PersonLookupView(IdentityApiView):
@@ -125,16 +158,21 @@ class PersonLookupView(IdentityApiView):
         operation_id="persons_lookup",
         parameters=[s.LookupQuery],
         responses={200: s.PersonOut, **ERRORS},
-        summary="Find one person by openid (with appid), unionid or phone",
+        summary="Find one person by openid (with appid), unionid or phone (phone:read)",
     )
     def get(self, request):
         query = valid_query(s.LookupQuery, request)
+        restriction = self.key.allowed_app_ids
         if "openid" in query:
-            person = selectors.find_by_openid(self.app(query["appid"]), query["openid"])
+            app = self.app(query["appid"])
+            person = selectors.find_by_openid(app, query["openid"], allowed_app_ids=restriction)
         elif "unionid" in query:
-            person = selectors.find_by_unionid(query["unionid"], query["platform"])
+            person = selectors.find_by_unionid(
+                query["unionid"], query["platform"], allowed_app_ids=restriction
+            )
         else:
-            person = selectors.find_by_phone(query["phone"])
+            self.require_phone_read("phone")
+            person = selectors.find_by_phone(query["phone"], allowed_app_ids=restriction)
         body = self.represent(person)
         if body is None:
             raise PersonNotFound()
@@ -144,19 +182,24 @@ class PersonLookupView(IdentityApiView):
         operation_id="persons_lookup_batch",
         request=s.BatchLookupInput,
         responses={200: s.BatchLookupOut, **ERRORS},
-        summary="Find up to 1000 persons by openids, unionids or phones, in input order",
+        summary="Find up to 1000 persons by openids, unionids or phones (phone:read), in order",
     )
     def post(self, request):
         data = valid(s.BatchLookupInput, request.data)
+        restriction = self.key.allowed_app_ids
         if "openids" in data:
             keys = data["openids"]
-            found = selectors.find_many_by_openids(self.app(data["appid"]), keys)
+            app = self.app(data["appid"])
+            found = selectors.find_many_by_openids(app, keys, allowed_app_ids=restriction)
         elif "unionids" in data:
             keys = data["unionids"]
-            found = selectors.find_many_by_unionids(keys, data["platform"])
+            found = selectors.find_many_by_unionids(
+                keys, data["platform"], allowed_app_ids=restriction
+            )
         else:
+            self.require_phone_read("phones")
             keys = data["phones"]
-            found = selectors.find_many_by_phones(keys)
+            found = selectors.find_many_by_phones(keys, allowed_app_ids=restriction)
         results = [
             {"key": raw, "person": self.represent(found.get(key))}
             for raw, key in zip(data["raw_keys"], keys, strict=True)

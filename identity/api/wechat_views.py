@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from identity import scopes, selectors
+from identity import scopes
 from identity.api import serializers as s
 from identity.api.views import ERRORS, IdentityApiView, valid
 from identity.services.phone import ON_CONFLICT_CHOICES
@@ -29,7 +29,7 @@ class _LoginView(IdentityApiView):
         data = valid(CodeIn, request.data)
         app = self.app(data["appid"])
         result = type(self).login(app=app, code=data["code"], actor=self.actor())
-        person = selectors.get_person(result.person.public_id)
+        person = self.read_person(result.person.public_id)
         return Response({"person": self.represent(person), "created": result.created})
 
 
@@ -79,4 +79,4 @@ class MiniProgramPhoneView(IdentityApiView):
             on_conflict=data["on_conflict"],
             actor=self.actor(),
         )
-        return Response(self.represent(selectors.get_person(holder.public_id)))
+        return Response(self.represent(self.read_person(holder.public_id)))

@@ -1,3 +1,5 @@
+from collections.abc import Collection
+
 from django.db.models import Count
 
 from identity.exceptions import PersonNotFound
@@ -28,18 +30,34 @@ def lock_live_persons(*pks: int) -> dict[int, Person]:
     return persons
 
 
-def merge_conflicts(first: Person, second: Person) -> dict[str, object]:
-    """Return what stops two persons from becoming one (invariant 2), empty when nothing does."""
+def visible_in(person_pk: int, app_ids: Collection[int] | None) -> bool:
+    """Whether a caller confined to `app_ids` (None: not confined) can see the person."""
+    if app_ids is None:
+        return True
+    return Identity.objects.filter(person_id=person_pk, app_id__in=app_ids).exists()
+
+
+def merge_conflicts(
+    first: Person, second: Person, *, visible_app_ids: Collection[int] | None = None
+) -> dict[str, object]:
+    """Return what stops two persons from becoming one (invariant 2), empty when nothing does.
+
+    A caller confined to `visible_app_ids` learns of conflicts in its own apps by appid and of
+    the others only that they exist: an answer must not name an app the caller cannot see.
+    """
     conflicts: dict[str, object] = {}
     shared_apps = (
         Identity.objects.filter(person__in=[first, second])
-        .values("app__appid")
+        .values("app_id", "app__appid")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
     )
-    apps = sorted(row["app__appid"] for row in shared_apps)
-    if apps:
-        conflicts["apps"] = apps
+    rows = list(shared_apps)
+    shown = [r for r in rows if visible_app_ids is None or r["app_id"] in visible_app_ids]
+    if shown:
+        conflicts["apps"] = sorted(row["app__appid"] for row in shown)
+    if len(shown) < len(rows):
+        conflicts["other_apps"] = "both persons hold an openid in an app outside this key"
     shared_platforms = (
         UnionId.objects.filter(person__in=[first, second])
         .values("platform")

@@ -1,3 +1,5 @@
+from collections.abc import Collection
+
 from django.utils import timezone
 
 from identity.exceptions import MergeConflict, PersonErased
@@ -26,9 +28,18 @@ def merge_persons(*, first: Person, second: Person, reason: str, actor: Actor) -
 
 
 def _merge(
-    *, first_pk: int, second_pk: int, reason: str, actor: Actor, note: dict | None = None
+    *,
+    first_pk: int,
+    second_pk: int,
+    reason: str,
+    actor: Actor,
+    note: dict | None = None,
+    visible_app_ids: Collection[int] | None = None,
 ) -> MergeRecord:
-    """Merge inside the caller's transaction; `note` adds context to the single audit entry."""
+    """Merge inside the caller's transaction; `note` adds context to the single audit entry.
+
+    `visible_app_ids` limits what a conflict answer names to the caller's apps.
+    """
     first_pk, second_pk = live_pks(first_pk, second_pk)
     if first_pk == second_pk:
         raise MergeConflict("The two persons are already one.", details={"already_merged": True})
@@ -36,7 +47,7 @@ def _merge(
     if any(person.erased_at for person in persons.values()):
         raise PersonErased()
     survivor, loser = sorted(persons.values(), key=lambda p: (p.created_at, p.pk))
-    conflicts = merge_conflicts(survivor, loser)
+    conflicts = merge_conflicts(survivor, loser, visible_app_ids=visible_app_ids)
     if conflicts:
         raise MergeConflict(details=conflicts)
 

@@ -1,9 +1,10 @@
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from identity.exceptions import OpenidConflict, UnionidConflict
+from identity.exceptions import OpenidConflict, UnionidConflict, UnverifiedLink
 from identity.models import Actor, App, Identity, MergeReason, Person, UnionId
 from identity.services.audit import record_audit
-from identity.services.locking import lock_live_persons
+from identity.services.locking import lock_live_persons, visible_in
 from identity.services.merge import _merge
 from identity.services.retry import StaleRead, run_atomic_with_retries
 from identity.validators import clean_identifier
@@ -16,23 +17,39 @@ class ResolveResult:
 
 
 def resolve_identity(
-    *, app: App, openid: str, unionid: str | None = None, actor: Actor
+    *,
+    app: App,
+    openid: str,
+    unionid: str | None = None,
+    actor: Actor,
+    confined_to: Collection[int] | None = None,
 ) -> ResolveResult:
     """Turn "this openid in this app" (and its unionid, if known) into one live person.
 
     Creates the person on first sight, links an openid to the person of its unionid, and merges
     two persons when a unionid proves they are one human (the unionid is authoritative). Safe
-    under concurrency: a lost race on a unique constraint retries and finds the winner's rows.
+    under concurrency: a lost race on a unique constraint retries and finds the winner's rows,
+    and a request that finds the very link it came to make (another request for the same human
+    was faster) answers with that person.
+
+    `confined_to` is the caller's apps when it may act on those only (a restricted API key
+    sending a unionid it obtained itself): the unionid then never joins a person the caller
+    cannot see (UnverifiedLink). Logins that exchange a code through this service pass None: the
+    platform vouches for the unionid.
     """
     openid = clean_identifier(openid, field="openid")
     if unionid is not None:
         unionid = clean_identifier(unionid, field="unionid")
     return run_atomic_with_retries(
-        lambda: _resolve(app=app, openid=openid, unionid=unionid, actor=actor)
+        lambda: _resolve(
+            app=app, openid=openid, unionid=unionid, actor=actor, confined_to=confined_to
+        )
     )
 
 
-def _resolve(*, app: App, openid: str, unionid: str | None, actor: Actor) -> ResolveResult:
+def _resolve(
+    *, app: App, openid: str, unionid: str | None, actor: Actor, confined_to
+) -> ResolveResult:
     identity = Identity.objects.filter(app=app, openid=openid).select_related("person").first()
     union = None
     if unionid is not None:
@@ -41,16 +58,21 @@ def _resolve(*, app: App, openid: str, unionid: str | None, actor: Actor) -> Res
     if identity is None and union is None:
         return ResolveResult(_create_person(app, openid, unionid, actor), created=True)
     if identity is None:
+        if not visible_in(union.person_id, confined_to):
+            raise UnverifiedLink(details={"unionid": [UnverifiedLink.default_message]})
         return ResolveResult(_link_openid(app, openid, union, actor), created=False)
     if unionid is None or (union is not None and union.person_id == identity.person_id):
         return ResolveResult(identity.person, created=False)
     if union is None:
         return ResolveResult(_link_unionid(app, identity, unionid, actor), created=False)
+    if not visible_in(union.person_id, confined_to):
+        raise UnverifiedLink(details={"unionid": [UnverifiedLink.default_message]})
     record = _merge(
         first_pk=identity.person_id,
         second_pk=union.person_id,
         reason=MergeReason.UNIONID,
         actor=actor,
+        visible_app_ids=confined_to,
     )
     return ResolveResult(Person.objects.get(pk=record.survivor_id), created=False)
 
@@ -72,6 +94,8 @@ def _link_openid(app: App, openid: str, union: UnionId, actor: Actor) -> Person:
     if not UnionId.objects.filter(pk=union.pk, person=person).exists():
         raise StaleRead("the unionid moved while linking")
     held = Identity.objects.filter(person=person, app=app).first()
+    if held is not None and held.openid == openid:
+        return person  # a concurrent request for the same human linked it first
     if held is not None:
         raise OpenidConflict(
             details={"openid": ["The person of this unionid has another openid in this app."]}
@@ -90,7 +114,10 @@ def _link_unionid(app: App, identity: Identity, unionid: str, actor: Actor) -> P
     person = lock_live_persons(identity.person_id)[identity.person_id]
     if not Identity.objects.filter(pk=identity.pk, person=person).exists():
         raise StaleRead("the identity moved while linking")
-    if UnionId.objects.filter(person=person, platform=app.platform).exists():
+    held = UnionId.objects.filter(person=person, platform=app.platform).first()
+    if held is not None and held.unionid == unionid:
+        return person  # a concurrent request for the same human linked it first
+    if held is not None:
         raise UnionidConflict(details={"unionid": [UnionidConflict.default_message]})
     union = UnionId.objects.create(person=person, platform=app.platform, unionid=unionid)
     record_audit(

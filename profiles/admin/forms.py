@@ -3,22 +3,46 @@
 import json
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
 from identity.exceptions import InvalidInput
 from profiles.conditions import describe
+from profiles.conditions.values import is_storable
 
 
 class ConditionJSONField(forms.JSONField):
-    """A condition as indented JSON; no condition is an empty box rather than `null`."""
+    """A condition as indented JSON; no condition is an empty box rather than `null`.
+
+    Text Python's decoder cannot read is an invalid JSON like any other: a number of more than
+    4300 digits (ValueError) or nesting deeper than the recursion limit. The box shows a lone
+    surrogate it was given as its escape, which the page can encode.
+    """
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": "…"}
+            ) from exc
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except (ValueError, RecursionError):
+            return InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if value is None:
             return ""
         if isinstance(value, InvalidJSONInput):
             return value
-        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+        text = json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+        if not is_storable(text):
+            text = json.dumps(value, indent=2, cls=self.encoder)  # every character escaped
+        return text
 
 
 CONDITION_OVERRIDES = {
@@ -32,8 +56,15 @@ CONDITION_OVERRIDES = {
 
 
 def condition_text(condition) -> str | None:
-    """Render a stored condition for people; None shows as "-" in the admin."""
-    return describe(condition) if condition else None
+    """Render a condition for people; None shows as "-" in the admin.
+
+    The condition may be the unsaved input of a form with errors: NUL and lone surrogates are
+    shown as escapes (a page holding a lone surrogate cannot be encoded).
+    """
+    if not condition:
+        return None
+    text = describe(condition)
+    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
 class ServiceErrorsOnForm:

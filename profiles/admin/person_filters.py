@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from identity.models import App, AppKind, Identity
-from profiles.conditions import matching_persons
+from profiles.conditions import ConditionInvalid, matching_persons
 from profiles.models import Segment, Tag, TagAssignment
 
 
@@ -91,7 +91,11 @@ class SegmentFilter(admin.SimpleListFilter):
         segment = Segment.objects.filter(key=self.value()).first()
         if segment is None:
             return queryset.none()
-        return queryset.filter(pk__in=matching_persons(segment.condition).values("pk"))
+        try:
+            members = matching_persons(segment.condition)
+        except ConditionInvalid:  # stored before today's bounds: it has no members to show
+            return queryset.none()
+        return queryset.filter(pk__in=members.values("pk"))
 
 
 PERSON_FILTERS = (TagFilter, AppFilter, FollowedFilter, PhoneFilter, SegmentFilter)

@@ -14,6 +14,7 @@ from identity.models import Actor
 from profiles.admin.deletion import DeleteThroughService
 from profiles.admin.exports import export_members
 from profiles.admin.forms import CONDITION_OVERRIDES, ServiceErrorsOnForm, condition_text
+from profiles.conditions import ConditionInvalid, check_shape
 from profiles.models import Segment, SegmentSnapshot
 from profiles.services.definition_removal import delete_segment
 from profiles.services.definitions import save_segment
@@ -77,6 +78,12 @@ class SegmentAdmin(
     def live_count(self, obj):
         if not hasattr(obj, "live_members"):  # the change page: this one segment
             obj.live_members = count_segments([obj])[obj.pk]
+        if obj.live_members is None:  # an invalid stored condition, or the statement timeout
+            return format_html(
+                '<span class="count-failed" title="{}">⚠ {}</span>',
+                _("The count failed; the logs say why."),
+                _("count failed"),
+            )
         return obj.live_members
 
     @admin.display(description=gettext_lazy("last snapshot"), ordering="snapshot_day")
@@ -145,6 +152,14 @@ class SegmentAdmin(
         segments = list(queryset[:2])
         if len(segments) != 1:
             self.message_user(request, _("Choose exactly one segment to export."), messages.ERROR)
+            return None
+        try:
+            check_shape(segments[0].condition)  # before the file starts streaming
+        except ConditionInvalid as exc:
+            message = _("The condition of %(segment)s can no longer be evaluated: %(error)s")
+            self.message_user(
+                request, message % {"segment": segments[0].key, "error": exc}, messages.ERROR
+            )
             return None
         return export_members(segments[0], actor=Actor.admin(request.user))
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from profiles.admin.history import history_table, tag_history
 from profiles.models import Tag, TagAssignment, TagKind
 from profiles.services.definition_removal import delete_tag, tag_users
 from profiles.services.definitions import save_tag
-from profiles.services.rules import refresh_rule_tag
+from profiles.services.rules import try_refresh_rule_tag
 
 
 class TagForm(forms.ModelForm):
@@ -53,6 +53,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         "members",
         "last_refreshed_at",
         "last_refresh",
+        "refresh_failure",
     )
     list_select_related = ("group",)
     list_filter = ("kind", "group")
@@ -87,7 +88,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             (gettext_lazy("Rule"), {"fields": [("condition", "reads_as")]}),
         ]
         if obj is not None:
-            members = ("members", "last_refreshed_at", "last_refresh")
+            members = ("members", "last_refreshed_at", "last_refresh", "last_refresh_failure")
             fieldsets.append((gettext_lazy("Members"), {"fields": members}))
             fieldsets.append((gettext_lazy("History"), {"fields": ("history",)}))
         return fieldsets
@@ -96,7 +97,15 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         if obj is None:
             return ("reads_as",)
         # The key names the tag in conditions, the API and audit entries.
-        return ("key", "reads_as", "members", "last_refreshed_at", "last_refresh", "history")
+        return (
+            "key",
+            "reads_as",
+            "members",
+            "last_refreshed_at",
+            "last_refresh",
+            "last_refresh_failure",
+            "history",
+        )
 
     @admin.display(description=gettext_lazy("reads as"))
     def reads_as(self, obj):
@@ -112,6 +121,30 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         if obj.last_refreshed_at is None:
             return None
         return f"+{obj.last_refresh_added} / -{obj.last_refresh_removed}"
+
+    @admin.display(description=gettext_lazy("refresh error"))
+    def refresh_failure(self, obj):
+        """A marker in the list when the last refresh failed, its reason on hover."""
+        if obj.last_refresh_failed_at is None:
+            return None
+        return format_html(
+            '<span class="refresh-failed" title="{}">⚠ {}</span>',
+            obj.last_refresh_error,
+            _("failed"),
+        )
+
+    @admin.display(description=gettext_lazy("last refresh error"))
+    def last_refresh_failure(self, obj):
+        if obj.last_refresh_failed_at is None:
+            return None
+        return format_html(
+            '<span class="refresh-failed">{}</span>',
+            _("Failed on %(time)s: %(error)s")
+            % {
+                "time": formats.localize(timezone.localtime(obj.last_refresh_failed_at)),
+                "error": obj.last_refresh_error,
+            },
+        )
 
     @admin.display(description=gettext_lazy("history"))
     def history(self, obj):
@@ -132,7 +165,14 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             if not tag.is_rule:
                 skipped += 1
                 continue
-            result = refresh_rule_tag(tag=tag, actor=actor)
+            result = try_refresh_rule_tag(tag=tag, actor=actor)
+            if result.failed:
+                message = _("%(tag)s could not be refreshed: %(error)s") % {
+                    "tag": tag.key,
+                    "error": result.error,
+                }
+                self.message_user(request, message, messages.ERROR)
+                continue
             message = _("%(tag)s refreshed: +%(added)d added, -%(removed)d removed.") % {
                 "tag": tag.key,
                 "added": result.added,

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from identity.person_sections import PersonSection
+from profiles.services.stats import LOGIN, PAY
 
 
 class StatsOut(serializers.Serializer):
@@ -42,13 +43,53 @@ STATS_SQL = """(SELECT jsonb_build_object(
       FROM profiles_personeventstats e WHERE e.person_id = p.id), '{}'::jsonb)))"""
 
 
+# A key restricted to apps counts only its apps' events and rollups (DESIGN.md, REST API v1),
+# computed here from the same sources and with the same rules as `rebuild_stats`: the stored
+# stats add up every app. Events and rollups without an app count for no restricted key.
+_OWN_EVENTS = "FROM profiles_event e WHERE e.person_id = p.id AND e.app_id = ANY(allowed.app_ids)"
+_OWN_ROLLUPS = (
+    "FROM profiles_eventrollup r WHERE r.person_id = p.id AND r.app_id = ANY(allowed.app_ids)"
+)
+
+RESTRICTED_STATS_SQL = f"""(SELECT jsonb_build_object(
+    'stats', CASE WHEN count(*) > 0 THEN jsonb_build_object(
+        'first_seen_at', min(t.first_at), 'last_seen_at', max(t.last_at),
+        'first_channel', COALESCE((SELECT c.channel FROM (
+            SELECT e.channel, e.occurred_at AS at, e.id AS event_id
+            {_OWN_EVENTS} AND e.channel <> ''
+            UNION ALL
+            SELECT r.first_channel, r.first_channel_at, r.first_channel_event_id
+            {_OWN_ROLLUPS} AND r.first_channel <> ''
+          ) AS c ORDER BY c.at, c.event_id LIMIT 1), ''),
+        'last_login_at', max(t.last_at) FILTER (WHERE t.type = '{LOGIN}'),
+        'event_count', sum(t.count),
+        'pay_count', COALESCE(sum(t.count) FILTER (WHERE t.type = '{PAY}'), 0),
+        'pay_total',
+            COALESCE(sum(t.amount) FILTER (WHERE t.type = '{PAY}'), 0)::numeric(16, 2)::text,
+        'last_pay_at', max(t.last_at) FILTER (WHERE t.type = '{PAY}')) END,
+    'events', COALESCE(jsonb_object_agg(t.type, jsonb_build_object(
+        'count', t.count, 'last_at', t.last_at)), '{{}}'::jsonb))
+  FROM (SELECT type, sum(n) AS count, sum(amount) AS amount,
+               min(first_at) AS first_at, max(last_at) AS last_at
+        FROM (SELECT e.type, count(*) AS n, COALESCE(sum(e.amount), 0) AS amount,
+                     min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at
+              {_OWN_EVENTS} GROUP BY e.type
+              UNION ALL
+              SELECT r.type, r.count, r.amount_total, r.first_at, r.last_at {_OWN_ROLLUPS}
+        ) AS source GROUP BY type) AS t)"""  # noqa: S608 - constant SQL text
+
+
 def render_stats(person) -> dict:
     value = person.section_stats
     return {**(value["stats"] or EMPTY_STATS), "events": value["events"]}
 
 
 STATS_SECTION = PersonSection(
-    name="stats", sql=STATS_SQL, render=render_stats, schema=lambda: StatsOut()
+    name="stats",
+    sql=STATS_SQL,
+    restricted_sql=RESTRICTED_STATS_SQL,
+    render=render_stats,
+    schema=lambda: StatsOut(),
 )
 
 

@@ -7,19 +7,26 @@ from profiles.services.ingest import MAX_BATCH
 class EventIn(serializers.Serializer):
     """One event (documentation; items are validated one by one for per-item errors)."""
 
-    event_id = serializers.CharField(max_length=64, help_text="Client-made unique id (UUID).")
+    event_id = serializers.CharField(
+        max_length=64, help_text="Client-made id (UUID), the idempotency key within its app."
+    )
     appid = serializers.CharField(required=False)
     openid = serializers.CharField(required=False)
     person_id = serializers.CharField(required=False)
     type = serializers.CharField(help_text="register, login, view, pay, ... or a registered type")
-    occurred_at = serializers.DateTimeField()
+    occurred_at = serializers.DateTimeField(
+        help_text="With an offset: Z or +hh:mm, at most ±15:59."
+    )
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
     channel = serializers.CharField(required=False, max_length=64)
     properties = serializers.DictField(required=False)
 
 
 class EventBatchIn(serializers.Serializer):
-    events = serializers.ListField(child=serializers.JSONField(), max_length=MAX_BATCH)
+    # Any JSON item, `null` too: the ingest reports a bad item by its index and stores the rest.
+    events = serializers.ListField(
+        child=serializers.JSONField(allow_null=True), max_length=MAX_BATCH
+    )
 
 
 @extend_schema_serializer(component_name="EventBatchIn")
@@ -91,7 +98,9 @@ class SegmentOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     condition = serializers.JSONField()
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Live members; null when the count failed (see the logs)."
+    )
 
 
 class SegmentListOut(serializers.Serializer):

@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from identity import scopes
 from identity.api.serializers import PersonOut
 from identity.api.views import ERRORS, IdentityApiView, valid, valid_query
-from identity.exceptions import NotFound
-from identity.selectors import get_person
+from identity.exceptions import Conflict, NotFound
 from profiles import selectors
 from profiles.api import serializers as s
+from profiles.conditions import ConditionInvalid
 from profiles.models import Segment, Tag, TagSource
 from profiles.services.segments import count_segments
 from profiles.services.tags import assign_tags, remove_tag
@@ -44,7 +44,7 @@ class PersonTagsView(IdentityApiView):
             source=TagSource.API,
             actor=self.actor(),
         )
-        return Response(self.represent(get_person(person.public_id)))
+        return Response(self.represent(self.read_person(person.public_id)))
 
 
 class PersonTagView(IdentityApiView):
@@ -58,7 +58,7 @@ class PersonTagView(IdentityApiView):
     def delete(self, request, person_id: str, key: str):
         person = self.visible_person(person_id)
         remove_tag(person=person, key=key, actor=self.actor())
-        return Response(self.represent(get_person(person.public_id)))
+        return Response(self.represent(self.read_person(person.public_id)))
 
 
 class SegmentListView(IdentityApiView):
@@ -103,13 +103,19 @@ class SegmentMembersView(IdentityApiView):
         query = valid_query(s.MembersQuery, request)
         segment = _segment_or_404(key)
         app = self.app(query["appid"]) if "appid" in query else None
-        members, next_cursor = selectors.segment_members(
-            segment,
-            limit=query["limit"],
-            cursor=query.get("cursor"),
-            app=app,
-            allowed_app_ids=self.key.allowed_app_ids,
-        )
+        try:
+            members, next_cursor = selectors.segment_members(
+                segment,
+                limit=query["limit"],
+                cursor=query.get("cursor"),
+                app=app,
+                allowed_app_ids=self.key.allowed_app_ids,
+            )
+        except ConditionInvalid as exc:  # stored before today's bounds
+            raise Conflict(
+                "The segment's condition can no longer be evaluated; fix it in the admin.",
+                details={"condition": [f"{path}: {' '.join(m)}" for path, m in exc.errors.items()]},
+            ) from exc
         results = []
         for member in members:
             body = self.represent(member)
@@ -140,7 +146,7 @@ def _tag(tag: Tag) -> dict:
     }
 
 
-def _segment(segment: Segment, count: int) -> dict:
+def _segment(segment: Segment, count: int | None) -> dict:
     return {
         "key": segment.key,
         "name": segment.name,

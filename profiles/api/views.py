@@ -15,7 +15,7 @@ class EventIngestView(IdentityApiView):
         operation_id="events_ingest",
         request=s.EventBatchDoc,
         responses={200: s.EventBatchOut, **ERRORS},
-        summary="Report up to 1000 events; idempotent on event_id, per-item errors",
+        summary="Report up to 1000 events; idempotent per app on event_id, per-item errors",
         description="Each item follows `EventIn`. Invalid items are listed in `errors` by index "
         "and skipped; the valid ones are stored together.",
     )

@@ -5,18 +5,23 @@ with two-valued logic: a person without stats counts as zero payments and is nev
 N days"; `not` is plain negation (`NOT EXISTS`, which PostgreSQL runs as an anti-join, where
 `NOT IN` would hash the whole subquery). The planner picks per-person index probes for a small
 set of persons (refresh after an ingest) and hash joins for everyone (a segment count).
+
+The tree's shape and literals are checked again here (without reading the database), so that a
+condition stored before today's bounds fails as ConditionInvalid naming its node, never in
+PostgreSQL; `profiles.conditions.limits` bounds how long the compiled statements may run.
 """
 
 import operator
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import reduce
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from identity.models import Identity, Person
-from profiles.conditions.grammar import NUMBER_FIELDS, TIME_FIELDS
+from profiles.conditions.grammar import AMOUNT_FIELDS, COUNT_FIELDS, TIME_FIELDS
+from profiles.conditions.validation import check_shape
+from profiles.conditions.values import as_amount
 from profiles.models import Event, PersonStats, TagAssignment
 
 _COMPARE = {
@@ -34,6 +39,8 @@ def matching_persons(condition: dict, *, now: datetime | None = None) -> QuerySe
 
 
 def compile_condition(condition: dict, *, now: datetime | None = None) -> Q:
+    """Compile a tree into one boolean filter; raise ConditionInvalid for an unsound one."""
+    check_shape(condition)
     return _compile(condition, now or timezone.now())
 
 
@@ -70,8 +77,10 @@ def _field(field: str, op: str, value, now: datetime) -> Q:
         return _exists(PersonStats.objects.filter(**{f"{field}__{lookup}": cutoff}))
     if op == "!=":
         return ~_field(field, "=", value, now)
-    if field in NUMBER_FIELDS:
-        value, default = Decimal(str(value)), Decimal(0)
+    if field in COUNT_FIELDS:
+        value, default = int(value), 0
+    elif field in AMOUNT_FIELDS:
+        value, default = as_amount(value), as_amount(0)
     else:
         default = ""
     test, lookup = _COMPARE[op]

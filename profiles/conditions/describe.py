@@ -3,12 +3,17 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from profiles.conditions.grammar import FIELDS
+from profiles.conditions.grammar import FIELDS, MAX_DEPTH
+from profiles.conditions.values import is_int
 
 
 def describe(node, depth: int = 0) -> str:
-    """Return a one-line English (or translated) reading of a condition tree."""
-    if not isinstance(node, dict):
+    """Return a one-line English (or translated) reading of a condition tree.
+
+    Any JSON is read without failing (the admin renders the input of a form with errors, and
+    conditions stored before today's bounds): what is not a valid node reads as "(invalid)".
+    """
+    if not isinstance(node, dict) or depth > MAX_DEPTH:
         return _("(invalid)")
     if "all" in node and isinstance(node["all"], list):
         return _join(node["all"], _(" and "), depth)
@@ -47,14 +52,23 @@ def _field(node) -> str:
     return f"{label} {op} {value}"
 
 
+def _plural(value) -> int:
+    """A number ngettext can choose a plural form by (it refuses floats, infinity and text)."""
+    return value if is_int(value) else 2
+
+
 def _event(node) -> str:
     low, high = node.get("min_count"), node.get("max_count")
     if low is not None and high is not None:
         times = _("%(low)s to %(high)s times") % {"low": low, "high": high}
     elif low is not None:
-        times = ngettext("at least %(low)s time", "at least %(low)s times", low) % {"low": low}
+        times = ngettext("at least %(low)s time", "at least %(low)s times", _plural(low)) % {
+            "low": low
+        }
     else:
-        times = ngettext("at most %(high)s time", "at most %(high)s times", high) % {"high": high}
+        times = ngettext("at most %(high)s time", "at most %(high)s times", _plural(high)) % {
+            "high": high
+        }
     return _("“%(event)s” %(times)s in the last %(days)s days") % {
         "event": node.get("event"),
         "times": times,

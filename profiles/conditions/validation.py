@@ -1,22 +1,36 @@
 """Validate a condition tree, reporting each bad node by its path (e.g. `all[2].any[0]`)."""
 
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
 
 from identity.models import App, AppKind
+from profiles.conditions.dependencies import reaches, referenced_tags
 from profiles.conditions.grammar import (
+    AMOUNT_FIELDS,
     COMBINATORS,
     COMPARISONS,
+    COUNT_FIELDS,
     FIELDS,
     LEAVES,
+    MAX_COUNT,
     MAX_DAYS,
     MAX_DEPTH,
     MAX_NODES,
-    NUMBER_FIELDS,
+    MAX_TEXT,
     TEXT_FIELDS,
     TIME_FIELDS,
     TIME_OPS,
 )
+from profiles.conditions.values import (
+    is_amount,
+    is_count,
+    is_days,
+    is_event_count,
+    shown,
+    unfit_scalar,
+)
 from profiles.models import EventType, Tag
+
+__all__ = ["ConditionInvalid", "check_shape", "referenced_tags", "validate"]
 
 
 class ConditionInvalid(Exception):
@@ -27,10 +41,21 @@ class ConditionInvalid(Exception):
         super().__init__("; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items()))
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What the database defines, that a condition may name."""
+
+    tags: set[str]
+    apps: set[str]
+    service_accounts: set[str]
+    event_types: set[str]
+
+
 class _Checker:
-    def __init__(self, *, tags, apps, service_accounts, event_types, forbidden_tag):
-        self.tags, self.apps, self.service_accounts = tags, apps, service_accounts
-        self.event_types, self.forbidden_tag = event_types, forbidden_tag
+    """Walk a tree once; with `known`, also check that the names it uses exist."""
+
+    def __init__(self, *, known: _Known | None, forbidden_tag: str | None = None):
+        self.known, self.forbidden_tag = known, forbidden_tag
         self.errors: dict[str, list[str]] = {}
         self.nodes = 0
 
@@ -49,6 +74,10 @@ class _Checker:
         if not isinstance(node, dict) or len(node) == 0:
             self.fail(path, "Each node must be a non-empty object.")
             return
+        unfit = unfit_scalar(node)
+        if unfit:
+            self.fail(path, unfit)
+            return
         kinds = [key for key in node if key in COMBINATORS or key in LEAVES]
         if len(kinds) != 1:
             self.fail(
@@ -61,7 +90,7 @@ class _Checker:
     def _only(self, node, path, allowed) -> None:
         extra = sorted(set(node) - set(allowed))
         if extra:
-            self.fail(path, f"Unexpected keys: {', '.join(extra)}.")
+            self.fail(path, f"Unexpected keys: {', '.join(shown(key) for key in extra)}.")
 
     def _children(self, node, path, depth, key) -> None:
         self._only(node, path, [key])
@@ -71,6 +100,9 @@ class _Checker:
             return
         for index, child in enumerate(children):
             self.node(child, f"{path}.{key}[{index}]".lstrip("."), depth + 1)
+
+    def _known(self, kind: str, name) -> bool:
+        return isinstance(name, str) and (self.known is None or name in getattr(self.known, kind))
 
     def check_all(self, node, path, depth):
         self._children(node, path, depth, "all")
@@ -85,20 +117,20 @@ class _Checker:
     def check_tag(self, node, path, depth):
         self._only(node, path, ["tag"])
         key = node["tag"]
-        if not isinstance(key, str) or key not in self.tags:
-            self.fail(path, f"Unknown tag {key!r}.")
+        if not self._known("tags", key):
+            self.fail(path, f"Unknown tag {shown(key)}.")
         elif key == self.forbidden_tag:
             self.fail(path, "A rule tag cannot depend on itself.")
 
     def check_app(self, node, path, depth):
         self._only(node, path, ["app"])
-        if not isinstance(node["app"], str) or node["app"] not in self.apps:
-            self.fail(path, f"Unknown appid {node['app']!r}.")
+        if not self._known("apps", node["app"]):
+            self.fail(path, f"Unknown appid {shown(node['app'])}.")
 
     def check_followed(self, node, path, depth):
         self._only(node, path, ["followed"])
-        if not isinstance(node["followed"], str) or node["followed"] not in self.service_accounts:
-            self.fail(path, f"{node['followed']!r} is not a registered service account.")
+        if not self._known("service_accounts", node["followed"]):
+            self.fail(path, f"{shown(node['followed'])} is not a registered service account.")
 
     def check_has_phone(self, node, path, depth):
         self._only(node, path, ["has_phone"])
@@ -109,34 +141,41 @@ class _Checker:
         self._only(node, path, ["field", "op", "value"])
         field, op, value = node.get("field"), node.get("op"), node.get("value")
         if not isinstance(field, str) or field not in FIELDS:
-            self.fail(path, f"Unknown field {field!r}; known: {', '.join(FIELDS)}.")
+            self.fail(path, f"Unknown field {shown(field)}; known: {', '.join(FIELDS)}.")
             return
         if field in TIME_FIELDS:
             if op not in TIME_OPS:
                 self.fail(path, f"{field} takes op {' or '.join(TIME_OPS)}.")
-            elif not _is_days(value):
+            elif not is_days(value):
                 self.fail(path, f"value must be a whole number of days, 1 to {MAX_DAYS}.")
-        elif field in NUMBER_FIELDS:
-            if op not in COMPARISONS:
-                self.fail(path, f"{field} takes op {', '.join(COMPARISONS)}.")
-            elif not _is_number(value):
-                self.fail(path, "value must be a number.")
-        elif field in TEXT_FIELDS:
+            return
+        if field in TEXT_FIELDS:
             if op not in ("=", "!="):
                 self.fail(path, f"{field} takes op = or !=.")
-            elif not isinstance(value, str):
-                self.fail(path, "value must be a string.")
+            elif not isinstance(value, str) or len(value) > MAX_TEXT:
+                self.fail(path, f"value must be a string of at most {MAX_TEXT} characters.")
+            return
+        if op not in COMPARISONS:
+            self.fail(path, f"{field} takes op {', '.join(COMPARISONS)}.")
+        elif field in COUNT_FIELDS and not is_count(value):
+            self.fail(path, f"value must be a whole number from 0 to {MAX_COUNT}.")
+        elif field in AMOUNT_FIELDS and not is_amount(value):
+            self.fail(
+                path,
+                "value must be an amount with at most 14 digits before the decimal point "
+                "and 2 after it.",
+            )
 
     def check_event(self, node, path, depth):
         self._only(node, path, ["event", "within_days", "min_count", "max_count"])
-        if not isinstance(node["event"], str) or node["event"] not in self.event_types:
-            self.fail(path, f"Unknown event type {node['event']!r}.")
-        if not _is_days(node.get("within_days")):
+        if not self._known("event_types", node["event"]):
+            self.fail(path, f"Unknown event type {shown(node['event'])}.")
+        if not is_days(node.get("within_days")):
             self.fail(path, f"within_days must be a whole number of days, 1 to {MAX_DAYS}.")
         low, high = node.get("min_count"), node.get("max_count")
         for name, value in (("min_count", low), ("max_count", high)):
-            if value is not None and (not _is_int(value) or value < 0):
-                self.fail(path, f"{name} must be a whole number, 0 or more.")
+            if value is not None and not is_event_count(value):
+                self.fail(path, f"{name} must be a whole number from 0 to {MAX_COUNT}.")
                 return
         if low is None and high is None:
             self.fail(path, "Give min_count, max_count or both.")
@@ -144,25 +183,17 @@ class _Checker:
             self.fail(path, "min_count is greater than max_count.")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def check_shape(condition) -> None:
+    """Raise ConditionInvalid unless the tree is well formed with values the columns hold.
 
-
-def _is_days(value) -> bool:
-    return _is_int(value) and 1 <= value <= MAX_DAYS
-
-
-def _is_number(value) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    if isinstance(value, str):
-        try:
-            return Decimal(value).is_finite()
-        except InvalidOperation:
-            return False
-    return False
+    Reads nothing: the compiler runs it on every tree, so that one stored before a bound
+    existed fails here, by its path, rather than in PostgreSQL. Names (tags, apps, event types)
+    are not looked up; an unknown one matches nobody.
+    """
+    checker = _Checker(known=None)
+    checker.node(condition, "", 1)
+    if checker.errors:
+        raise ConditionInvalid(checker.errors)
 
 
 def validate(condition, *, forbidden_tag: str | None = None) -> None:
@@ -173,43 +204,18 @@ def validate(condition, *, forbidden_tag: str | None = None) -> None:
     """
     apps = dict(App.objects.values_list("appid", "kind"))
     tags = dict(Tag.objects.values_list("key", "condition"))
-    checker = _Checker(
+    known = _Known(
         tags=set(tags),
         apps=set(apps),
         service_accounts={appid for appid, kind in apps.items() if kind == AppKind.SERVICE_ACCOUNT},
         event_types=set(EventType.objects.values_list("key", flat=True)),
-        forbidden_tag=forbidden_tag,
     )
+    checker = _Checker(known=known, forbidden_tag=forbidden_tag)
     checker.node(condition, "", 1)
     if not checker.errors and forbidden_tag is not None:
         rules = {key: referenced_tags(cond) for key, cond in tags.items() if cond is not None}
         rules[forbidden_tag] = referenced_tags(condition)
-        if _reaches(rules, start=forbidden_tag):
+        if reaches(rules, start=forbidden_tag):
             checker.fail("$", "The rule depends on itself through other rule tags.")
     if checker.errors:
         raise ConditionInvalid(checker.errors)
-
-
-def referenced_tags(node) -> set[str]:
-    """The tag keys a (valid or not) condition tree mentions."""
-    if isinstance(node, dict):
-        found = {node["tag"]} if isinstance(node.get("tag"), str) else set()
-        for value in node.values():
-            found |= referenced_tags(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(referenced_tags(child) for child in node)) if node else set()
-    return set()
-
-
-def _reaches(graph: dict[str, set[str]], *, start: str) -> bool:
-    """Tell whether `start` can reach itself through the dependency graph."""
-    seen, stack = set(), list(graph.get(start, ()))
-    while stack:
-        key = stack.pop()
-        if key == start:
-            return True
-        if key not in seen:
-            seen.add(key)
-            stack.extend(graph.get(key, ()))
-    return False

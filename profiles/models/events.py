@@ -31,14 +31,14 @@ class EventType(models.Model):
 
 
 class Event(models.Model):
-    """One thing a person did, reported by a backend; `event_id` makes ingestion idempotent.
+    """One thing a person did, reported by a backend; `(app, event_id)` makes ingestion idempotent.
 
     `origin_person_id` is the person the event was first attributed to and `identity` the openid
     it came through: undoing a merge gives back the events of the loser by those two, without the
     merge record listing millions of event ids.
     """
 
-    event_id = models.CharField(_("event id"), max_length=64, unique=True)
+    event_id = models.CharField(_("event id"), max_length=64)
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="events", db_index=False
     )
@@ -90,6 +90,11 @@ class Event(models.Model):
                 condition=Q(amount__isnull=True) | Q(amount__gte=0),
                 name="event_amount_not_negative",
             ),
+            # The client's idempotency key is its app's own namespace: one app's ids can
+            # neither pre-empt nor reveal another's. Events without an app share one namespace.
+            models.UniqueConstraint(
+                fields=["app", "event_id"], name="event_app_event_id", nulls_distinct=False
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,16 +102,21 @@ class Event(models.Model):
 
 
 class EventRollup(models.Model):
-    """Pruned events of one origin person and type, folded into counts.
+    """Pruned events of one origin person, type and app, folded into counts.
 
     Pruning keeps the raw-event table small but stats must survive it: rebuilding stats reads
-    events and rollups alike, and merges move rollups the way they move events.
+    events and rollups alike, and merges move rollups the way they move events. The app keeps
+    pruned activity attributable, so that a key restricted to apps still counts only its own
+    apps' (rollups from before 0009 have no app and count only for unrestricted keys).
     """
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
     origin_person_id = models.BigIntegerField()
     type = models.ForeignKey(
         EventType, on_delete=models.PROTECT, related_name="+", db_column="type"
+    )
+    app = models.ForeignKey(
+        App, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     count = models.PositiveIntegerField()
     amount_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
@@ -120,8 +130,11 @@ class EventRollup(models.Model):
         verbose_name = _("event rollup")
         verbose_name_plural = _("event rollups")
         constraints = [
+            # Events without an app fold into one rollup, as they share one namespace.
             models.UniqueConstraint(
-                fields=["person", "origin_person_id", "type"], name="rollup_unique"
+                fields=["person", "origin_person_id", "type", "app"],
+                name="rollup_unique",
+                nulls_distinct=False,
             ),
         ]
 

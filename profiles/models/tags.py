@@ -54,6 +54,10 @@ class Tag(models.Model):
     last_refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
     last_refresh_added = models.PositiveIntegerField(default=0)
     last_refresh_removed = models.PositiveIntegerField(default=0)
+    # Why the last refresh failed (safe to show: no values, no personal data), cleared by the
+    # next one that succeeds. Ingestion goes on when a refresh fails, so this is where it shows.
+    last_refresh_error = models.TextField(_("last refresh error"), blank=True, default="")
+    last_refresh_failed_at = models.DateTimeField(_("last refresh failed"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

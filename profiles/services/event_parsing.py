@@ -19,6 +19,10 @@ MAX_PROPERTIES_BYTES = 8 * 1024
 MAX_AMOUNT = Decimal("9999999999.99")
 OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
+# PostgreSQL refuses offsets past 15:59 from UTC (Python takes up to 23:59), and ISO 8601 writes
+# an offset as hours and minutes: the text must end in Z or one (+08:00, +0800, +08).
+MAX_OFFSET = timedelta(hours=15, minutes=59)
+OFFSET_RE = re.compile(r"(?:Z|[+-]\d\d(?::?[0-5]\d)?)\Z", re.ASCII)
 PAY = "pay"
 KNOWN_FIELDS = {
     "event_id",
@@ -135,6 +139,9 @@ def _parse_time(value, errors) -> datetime | None:
         return None
     if timezone.is_naive(parsed):
         errors["occurred_at"] = ["Include a time zone offset (e.g. +08:00 or Z)."]
+        return None
+    if not OFFSET_RE.search(value) or abs(parsed.utcoffset()) > MAX_OFFSET:
+        errors["occurred_at"] = ["Give the offset as Z or +hh:mm, between -15:59 and +15:59."]
         return None
     if not OLDEST <= parsed <= timezone.now() + FUTURE_TOLERANCE:
         errors["occurred_at"] = ["Must lie between 2000-01-01 and tomorrow."]

@@ -35,7 +35,8 @@ def ingest_events(
 
     Invalid items are reported by index and skipped; the valid ones are written in one
     transaction (events, new persons, stats and follow state together, or nothing). A replayed
-    `event_id` is counted as a duplicate and changes nothing.
+    `event_id` of the same app is counted as a duplicate and changes nothing; another app's
+    identical id is its own event (the namespace is per app).
     """
     if not isinstance(events, list) or not events:
         raise InvalidInput({"events": ["A non-empty list of events is required."]})
@@ -53,17 +54,18 @@ def ingest_events(
     types = set(EventType.objects.filter(is_active=True).values_list("key", flat=True))
     result = IngestResult()
     parsed: list[ParsedEvent] = []
-    seen: set[str] = set()
+    seen: set[tuple[int | None, str]] = set()
     for index, raw in enumerate(events):
         try:
             event = parse_event(index, raw, apps=apps, types=types, allowed_app_ids=allowed_app_ids)
         except ItemError as error:
             result.errors.append(error.as_dict(index))
             continue
-        if event.event_id in seen:
+        key = (event.app.pk if event.app else None, event.event_id)
+        if key in seen:
             result.duplicates += 1
             continue
-        seen.add(event.event_id)
+        seen.add(key)
         parsed.append(event)
     if parsed:
         run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids))
@@ -80,10 +82,10 @@ def _store(events: list[ParsedEvent], result: IngestResult, actor: Actor, allowe
     writable = [event for event in events if event.index in subjects]
     stored = _insert_events(writable, subjects)
     apply_events(stored)
-    parsed_by_id = {event.event_id: event for event in writable}
+    parsed_by_id = {(e.app.pk if e.app else None, e.event_id): e for e in writable}
     follows = []
     for row in stored:
-        event = parsed_by_id[row.event_id]
+        event = parsed_by_id[(row.app_id, row.event_id)]
         identity_pk = subjects[event.index][1]
         if event.type in FOLLOW_TYPES and identity_pk and event.app.kind == AppKind.SERVICE_ACCOUNT:
             follows.append((identity_pk, event))
@@ -131,8 +133,8 @@ def _insert_events(events: list[ParsedEvent], subjects) -> list[StoredEvent]:
                         %s::timestamptz[], %s::numeric[], %s::text[], %s::jsonb[])
                  AS e(event_id, person_id, identity_id, app_id, type, occurred_at, amount,
                       channel, properties)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING id, person_id, type, occurred_at, amount, channel, event_id
+            ON CONFLICT (app_id, event_id) DO NOTHING
+            RETURNING id, person_id, type, occurred_at, amount, channel, event_id, app_id
             """,
             list(columns.values()),
         )

@@ -93,4 +93,29 @@ def undo_move_tags(survivor: Person, loser: Person, moved: dict) -> None:
     _refresh_rules_after_commit(survivor, loser)
 
 
-TAGS_MOVER = PersonDataMover(name="tags", move=move_tags, undo=undo_move_tags)
+def erase_tags(person: Person) -> dict:
+    """Erasure takes every tag from the person, whatever set it (rules skip erased persons, so
+    no refresh gives one back)."""
+    deleted, _ = TagAssignment.objects.filter(person=person).delete()
+    return {"assignments": deleted}
+
+
+def refresh_after_app_erasure(person: Person, app_ids: list[int]) -> None:
+    """The person keeps its tags when a restricted key erases its apps' part, but rule tags
+    follow what remains (fewer openids and events) once that erasure commits."""
+    _refresh_rules_after_commit(person)
+
+
+def forget_tags(note: dict) -> dict:
+    """A merge record of an erased person keeps no trace of which tags either side held."""
+    return {"survivor": [], "loser": [], "erased": True}
+
+
+TAGS_MOVER = PersonDataMover(
+    name="tags",
+    move=move_tags,
+    undo=undo_move_tags,
+    erase=erase_tags,
+    erase_apps=refresh_after_app_erasure,
+    forget=forget_tags,
+)

@@ -1,7 +1,8 @@
 """Retention of raw events: fold old events into rollups, then delete them.
 
-Stats survive pruning because rollups keep, per person, origin and type, exactly what stats
-are computed from (count, amount, first and last time, first channel).
+Stats survive pruning because rollups keep, per person, origin, type and app, exactly what stats
+are computed from (count, amount, first and last time, first channel); the app lets a key
+restricted to apps count only its own apps' pruned activity.
 """
 
 from collections.abc import Callable
@@ -46,10 +47,11 @@ def _prune_batch(cutoff: datetime, batch_size: int) -> int:
                     SELECT id FROM profiles_event WHERE occurred_at < %s
                     ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED
                 )
-                RETURNING id, person_id, origin_person_id, type, occurred_at, amount, channel
+                RETURNING id, person_id, origin_person_id, type, app_id, occurred_at, amount,
+                          channel
             ),
             folded AS (
-                SELECT person_id, origin_person_id, type, count(*) AS n,
+                SELECT person_id, origin_person_id, type, app_id, count(*) AS n,
                        COALESCE(sum(amount), 0) AS amount,
                        min(occurred_at) AS first_at, max(occurred_at) AS last_at,
                        (array_agg(channel ORDER BY occurred_at, id)
@@ -58,16 +60,16 @@ def _prune_batch(cutoff: datetime, batch_size: int) -> int:
                             FILTER (WHERE channel <> ''))[1] AS channel_at,
                        (array_agg(id ORDER BY occurred_at, id)
                             FILTER (WHERE channel <> ''))[1] AS channel_event_id
-                FROM doomed GROUP BY person_id, origin_person_id, type
+                FROM doomed GROUP BY person_id, origin_person_id, type, app_id
             ),
             merged AS (
-                INSERT INTO profiles_eventrollup AS r (person_id, origin_person_id, type, count,
-                    amount_total, first_at, last_at, first_channel, first_channel_at,
+                INSERT INTO profiles_eventrollup AS r (person_id, origin_person_id, type, app_id,
+                    count, amount_total, first_at, last_at, first_channel, first_channel_at,
                     first_channel_event_id)
-                SELECT person_id, origin_person_id, type, n, amount, first_at, last_at,
+                SELECT person_id, origin_person_id, type, app_id, n, amount, first_at, last_at,
                        COALESCE(channel, ''), channel_at, channel_event_id
                 FROM folded
-                ON CONFLICT (person_id, origin_person_id, type) DO UPDATE SET
+                ON CONFLICT (person_id, origin_person_id, type, app_id) DO UPDATE SET
                     count = r.count + EXCLUDED.count,
                     amount_total = r.amount_total + EXCLUDED.amount_total,
                     first_at = LEAST(r.first_at, EXCLUDED.first_at),

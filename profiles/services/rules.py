@@ -1,16 +1,19 @@
 """Rule tags: keep each rule tag's holders equal to its condition, set-wise in SQL."""
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 from identity.models import Actor
 from identity.services.audit import record_audit
-from profiles.conditions import matching_persons
+from profiles.conditions import ConditionInvalid, bounded_statements, failure_text, matching_persons
 from profiles.conditions.validation import referenced_tags
 from profiles.models import Tag, TagKind, TagSource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class RefreshResult:
     tag: str
     added: int
     removed: int
+    failed: bool = False
+    error: str = ""
 
 
 def refresh_rule_tag(
@@ -27,7 +32,9 @@ def refresh_rule_tag(
 
     Three statements whatever the population: remove the no longer matching, free the exclusive
     group slot of the newly matching, insert the newly matching. `person_ids` limits the
-    refresh to those persons (after an event ingest).
+    refresh to those persons (after an event ingest). The statements run under the condition
+    statement timeout; a failure raises (`try_refresh_rule_tag` records it instead), and
+    success clears a failure recorded before.
     """
     if not tag.is_rule:
         raise ValueError(f"{tag.key} is not a rule tag")
@@ -40,7 +47,7 @@ def refresh_rule_tag(
     scope_sql = "" if scope is None else "AND a.person_id = ANY(%s)"
     scope_params = [] if scope is None else [scope]
 
-    with transaction.atomic(), connection.cursor() as cursor:
+    with bounded_statements() as cursor:
         cursor.execute(
             f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "  # noqa: S608
             # NOT EXISTS, not NOT IN: an anti-join, where NOT IN over a million ids falls back
@@ -67,12 +74,16 @@ def refresh_rule_tag(
             [tag.pk, exclusive_group, TagSource.RULE, str(actor), *match_params],
         )
         added = cursor.rowcount
+        cleared = {"last_refresh_error": "", "last_refresh_failed_at": None}
         if scope is None:
             Tag.objects.filter(pk=tag.pk).update(
                 last_refreshed_at=timezone.now(),
                 last_refresh_added=added,
                 last_refresh_removed=removed,
+                **cleared,
             )
+        elif tag.last_refresh_failed_at is not None:
+            Tag.objects.filter(pk=tag.pk).update(**cleared)
         if added or removed:
             record_audit(
                 actor=actor,
@@ -84,7 +95,34 @@ def refresh_rule_tag(
                     "scope": "all" if scope is None else f"{len(scope)} persons",
                 },
             )
+    tag.last_refresh_error, tag.last_refresh_failed_at = "", None
     return RefreshResult(tag=tag.key, added=added, removed=removed)
+
+
+def try_refresh_rule_tag(
+    *, tag: Tag, actor: Actor, person_ids: Iterable[int] | None = None
+) -> RefreshResult:
+    """Refresh a rule tag; when that fails, record why on the tag and report it, not raise.
+
+    The refresh's own transaction (a savepoint inside another) is rolled back, so a condition
+    that cannot be evaluated (stored before today's bounds, or slower than the timeout) costs
+    nothing else: the ingest that asked goes on, and so do the other tags. The log names the
+    tag and the kind of failure only.
+    """
+    if not tag.is_rule:
+        raise ValueError(f"{tag.key} is not a rule tag")
+    try:
+        return refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
+    except (ConditionInvalid, DatabaseError) as exc:
+        error = failure_text(exc)
+        logger.warning("Rule tag %s could not be refreshed: %s", tag.key, error)
+    except Exception as exc:
+        error = failure_text(exc)
+        logger.exception("Rule tag %s could not be refreshed: %s", tag.key, error)
+    failed_at = timezone.now()
+    Tag.objects.filter(pk=tag.pk).update(last_refresh_error=error, last_refresh_failed_at=failed_at)
+    tag.last_refresh_error, tag.last_refresh_failed_at = error, failed_at
+    return RefreshResult(tag=tag.key, added=0, removed=0, failed=True, error=error)
 
 
 def refresh_rule_tags(
@@ -92,14 +130,15 @@ def refresh_rule_tags(
 ) -> list[RefreshResult]:
     """Refresh every rule tag (or those named), each in its own transaction.
 
-    A rule that mentions other rule tags runs after them, so it sees their fresh holders.
+    A rule that mentions other rule tags runs after them, so it sees their fresh holders. A tag
+    whose refresh fails is recorded and reported in its result; the others still refresh.
     """
     tags = Tag.objects.filter(kind=TagKind.RULE).select_related("group").order_by("key")
     if keys is not None:
         tags = tags.filter(key__in=list(keys))
     person_ids = None if person_ids is None else list(person_ids)
     return [
-        refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
+        try_refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
         for tag in dependency_order(list(tags))
     ]
 

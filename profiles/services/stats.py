@@ -38,6 +38,7 @@ class StoredEvent:
     amount: Decimal | None
     channel: str
     event_id: str = ""
+    app_id: int | None = None
 
 
 def apply_events(events: Iterable[StoredEvent]) -> None:

@@ -6,14 +6,15 @@ key WeChat's retries share, so a retried push is a duplicate and changes nothing
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from defusedxml import ElementTree
 
 from identity.exceptions import DomainError
 from identity.models import Actor, App, Identity, UnionId
 from identity.services.resolve import resolve_identity
+from identity.validators import IDENTIFIER_RE
+from identity.wechat.callback_crypto import MalformedCallback, parse_xml
 from identity.wechat.client import get_client
 from identity.wechat.errors import WeChatError
 from profiles.models import Event
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 ACTOR = Actor.system("wechat_callback")
 EVENT_TYPES = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "SCAN": "qr_scan"}
+# Unix seconds in ASCII digits: ten reach the year 2286. Anything else (signs, "1_000", other
+# scripts' digits, which int() accepts) is not WeChat's, and a longer one overflows datetime.
+CREATE_TIME_RE = re.compile(r"[0-9]{1,10}")
 
 
 class PushInvalid(Exception):
@@ -43,23 +47,25 @@ class Push:
         return "wxpush-" + digest.hexdigest()[:40]
 
 
-def parse_push(xml: str) -> Push:
+def parse_push(xml: bytes | str) -> Push:
+    """Read a push's fields; bytes are parsed as sent, so bytes that are not UTF-8 are refused."""
     try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError as exc:
+        root = parse_xml(xml)
+    except MalformedCallback as exc:
         raise PushInvalid("not XML") from exc
+    if root.tag != "xml":
+        raise PushInvalid("not a WeChat message")
 
     def text(tag: str) -> str:
         node = root.find(tag)
         return (node.text or "").strip() if node is not None else ""
 
-    try:
-        create_time = int(text("CreateTime"))
-    except ValueError as exc:
-        raise PushInvalid("no CreateTime") from exc
+    create_time = text("CreateTime")
+    if not CREATE_TIME_RE.fullmatch(create_time):
+        raise PushInvalid("bad CreateTime")
     return Push(
         openid=text("FromUserName"),
-        create_time=create_time,
+        create_time=int(create_time),
         msg_type=text("MsgType"),
         event=text("Event"),
         event_key=text("EventKey"),
@@ -69,9 +75,10 @@ def parse_push(xml: str) -> Push:
 def handle_push(app: App, push: Push) -> str:
     """Apply one push; returns what happened ("ignored", "duplicate", "stored")."""
     event_type = EVENT_TYPES.get(push.event) if push.msg_type == "event" else None
-    if event_type is None or not push.openid:
+    # An openid that cannot be stored is refused here, before it is sent to WeChat.
+    if event_type is None or not IDENTIFIER_RE.fullmatch(push.openid):
         return "ignored"
-    if Event.objects.filter(event_id=push.event_id).exists():
+    if Event.objects.filter(app=app, event_id=push.event_id).exists():
         return "duplicate"
     if push.event == "subscribe":
         _link_unionid(app, push.openid)

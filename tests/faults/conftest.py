@@ -53,6 +53,36 @@ def spawn(args: list[str], *, env: dict[str, str], output: Path) -> subprocess.P
         )
 
 
+def spawn_gunicorn(
+    port: int,
+    *,
+    env: dict[str, str],
+    output: Path,
+    workers: int = 1,
+    threads: int = 2,
+    timeout: int = 30,
+) -> subprocess.Popen:
+    """Serve the service as production does (gunicorn, gthread workers) on 127.0.0.1:`port`."""
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        str(timeout),
+        "--no-control-socket",
+    ]
+    return spawn(args, env=env, output=output)
+
+
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     """Stop a child process started by `spawn` and everything it started."""
     if process.poll() is None:

@@ -18,6 +18,7 @@ from identity.services.merge import merge_persons
 from identity.services.resolve import resolve_identity
 from profiles.services.ingest import ingest_events
 from profiles.services.tags import assign_tags
+from tests.clock import iso_ago
 from tests.faults.conftest import manage
 
 MINI, H5 = "wx1111111111111111", "wx3333333333333333"
@@ -49,7 +50,7 @@ def _graph(actor) -> dict[str, int]:
             "appid": MINI if role in {"survivor", "live"} else H5,
             "openid": f"o{role}",
             "type": kind,
-            "occurred_at": "2026-11-01T10:00:00+08:00",
+            "occurred_at": iso_ago(hours=1),
             **({"amount": "12.50"} if kind == "pay" else {}),
         }
         for role in ("survivor", "loser", "live")
@@ -130,7 +131,8 @@ CORRUPTIONS = {
     ),
     "exclusive_marker_of_a_plain_group": (
         "UPDATE profiles_tagassignment SET exclusive_group_id = "
-        "(SELECT group_id FROM profiles_tag WHERE key = 'vip') WHERE person_id = %(live)s",
+        "(SELECT group_id FROM profiles_tag WHERE key = 'vip') WHERE person_id = %(live)s "
+        "AND tag_id = (SELECT id FROM profiles_tag WHERE key = 'vip')",
         "exclusive_group_markers",
     ),
 }

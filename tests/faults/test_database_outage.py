@@ -8,7 +8,6 @@ with two threads, persistent connections that must be health-checked after the o
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 import warnings
@@ -19,7 +18,7 @@ import psutil
 import psycopg
 import pytest
 
-from tests.faults.conftest import free_port, manage, service_env, spawn, stop
+from tests.faults.conftest import free_port, manage, service_env, spawn_gunicorn, stop
 
 APPID = "wx1111111111111111"
 CONNECT_TIMEOUT = 2
@@ -86,25 +85,7 @@ def service(private_postgres, tmp_path):
 
     port = free_port()
     log = tmp_path / "service.log"
-    process = spawn(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-            "--timeout",
-            "30",
-            "--no-control-socket",
-        ],
-        env=env,
-        output=log,
-    )
+    process = spawn_gunicorn(port, env=env, output=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: _get(base_url, "/healthz").status_code == 200, log, process)

@@ -12,6 +12,7 @@ from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from profiles.models import Event
 from profiles.services.ingest import ingest_events
+from tests.clock import iso_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def person(miniprogram, service_account, actor):
                 "openid": "oMini1",
                 "type": "pay",
                 "amount": "12.50",
-                "occurred_at": "2026-11-01T10:00:00+08:00",
+                "occurred_at": iso_ago(hours=1),
                 "properties": {"address": "1 Example Road"},
             }
         ],

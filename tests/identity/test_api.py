@@ -63,8 +63,13 @@ def test_phone_is_masked_without_phone_read(make_client, miniprogram, actor):
     client = make_client(scopes=[IDENTITY_READ])
     body = client.get(f"/api/v1/persons/{person.public_id}").json()
     assert body["phone"] == "+86 138****5678"
-    batch = client.post("/api/v1/persons/lookup", {"phones": [PHONE]}, format="json").json()
+    batch = client.post(
+        "/api/v1/persons/lookup", {"appid": miniprogram.appid, "openids": ["oMini1"]}, format="json"
+    ).json()
     assert batch["results"][0]["person"]["phone"] == "+86 138****5678"
+    # Looking up by the number itself needs phone:read (tests/identity/test_restricted_keys.py).
+    by_phone = client.post("/api/v1/persons/lookup", {"phones": [PHONE]}, format="json")
+    assert by_phone.status_code == 403
 
 
 def test_merged_away_id_reads_as_survivor_over_api(api, miniprogram, service_account):

@@ -2,6 +2,8 @@ import itertools
 
 import pytest
 
+from tests.clock import iso_ago
+
 _ids = itertools.count(1)
 
 
@@ -15,7 +17,7 @@ def event(miniprogram):
             "appid": miniprogram.appid,
             "openid": "oUser1",
             "type": "view",
-            "occurred_at": "2026-11-01T10:00:00+08:00",
+            "occurred_at": iso_ago(hours=1),
         }
         body.update(fields)
         return {key: value for key, value in body.items() if value is not None}

@@ -14,14 +14,25 @@ from identity.models import AuditEntry, Person
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from profiles.admin.exports import header, member_rows
-from profiles.models import Segment, SegmentSnapshot, Tag, TagAssignment, TagGroup, TagKind
+from profiles.models import (
+    PersonStats,
+    Segment,
+    SegmentSnapshot,
+    Tag,
+    TagAssignment,
+    TagGroup,
+    TagKind,
+)
 from profiles.services.definitions import save_segment, save_tag
 from profiles.services.ingest import ingest_events
 from profiles.services.tags import assign_tags
+from tests.clock import iso_ago
 
 pytestmark = pytest.mark.django_db
 
 PHONE = "13812345678"
+# Alice and Bob were last seen this long ago: dormant (30 to 89 days) on any date.
+LAST_SEEN_DAYS = 45
 PERSONS = reverse("admin:identity_person_changelist")
 
 
@@ -65,7 +76,7 @@ class People:
         resolve_identity(app=service_account, openid="oAliceSvc", unionid="uAlice", actor=actor)
         result = ingest_events(
             events=[
-                {**event, "event_id": f"t{n}", "occurred_at": f"2026-10-{n + 10}T10:00:00+08:00"}
+                {**event, "event_id": f"t{n}", "occurred_at": iso_ago(days=LAST_SEEN_DAYS + 3 - n)}
                 for n, event in enumerate(events)
             ],
             actor=actor,
@@ -567,7 +578,9 @@ def test_csv_export_streams_the_members(admin_client, people, segment, actor, mi
     assert alice["wx2222222222222222"] == "oAliceSvc"
     assert alice["phone"] == "'+86 138****5678"  # masked, and quoted against formulas
     assert (alice["pay_count"], alice["pay_total"]) == ("2", "42.50")
-    assert alice["last_seen_at"].startswith("2026-10-")
+    last_seen = PersonStats.objects.get(person=people.alice).last_seen_at
+    assert timezone.now() - last_seen > timedelta(days=LAST_SEEN_DAYS - 1)
+    assert alice["last_seen_at"] == f"{timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S}"
     assert alice["tags"] == "dormant,repeat_buyer,vip"
     assert by_id[people.bob.public_id]["phone"] == ""
     assert PHONE not in text

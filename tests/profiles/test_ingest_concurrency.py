@@ -8,6 +8,7 @@ from identity.models import Identity, Person
 from profiles.models import Event, PersonEventStats, PersonStats
 from profiles.services.ingest import ingest_events
 from profiles.services.stats import rebuild_all_stats
+from tests.clock import iso_ago
 from tests.identity.test_concurrency import run_in_threads
 
 # serialized_rollback: the flush after a transactional test must not drop migration data
@@ -55,7 +56,7 @@ def test_parallel_replays_of_one_batch_store_it_once(miniprogram, actor):
             "appid": miniprogram.appid,
             "openid": f"oUser{number % 7}",
             "type": "login",
-            "occurred_at": "2026-11-01T00:00:00Z",
+            "occurred_at": iso_ago(hours=1),
         }
         for number in range(100)
     ]

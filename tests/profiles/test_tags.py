@@ -19,6 +19,7 @@ from profiles.services.definitions import save_tag
 from profiles.services.ingest import ingest_events
 from profiles.services.rules import refresh_rule_tag, refresh_rule_tags
 from profiles.services.tags import assign_tags, remove_tag
+from tests.clock import iso_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -652,7 +653,7 @@ def test_rule_tags_follow_a_merge_once_it_commits(
                     "openid": openid,
                     "type": "pay",
                     "amount": "9.00",
-                    "occurred_at": "2026-10-01T00:00:00Z",
+                    "occurred_at": iso_ago(days=30),
                 }
             ],
             actor=actor,

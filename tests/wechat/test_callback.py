@@ -2,6 +2,7 @@
 
 import base64
 import secrets
+import time
 
 import pytest
 
@@ -19,8 +20,20 @@ AES_KEY = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 @pytest.fixture
 def callback_app(wechat_apps, service_account, actor):
-    set_app_credentials(app=service_account, callback_token=TOKEN, aes_key=AES_KEY, actor=actor)
+    set_app_credentials(app=service_account, callback_token=TOKEN, actor=actor)
     return service_account
+
+
+@pytest.fixture
+def aes_app(callback_app, actor):
+    """An app in safe mode: it takes encrypted pushes only."""
+    set_app_credentials(app=callback_app, aes_key=AES_KEY, actor=actor)
+    return callback_app
+
+
+def fresh():
+    """A timestamp and nonce as WeChat sends them: now, and new for each request."""
+    return str(int(time.time())), str(secrets.randbelow(10**10))
 
 
 def push_xml(openid, event, create_time=1714036504, event_key=""):
@@ -33,14 +46,14 @@ def push_xml(openid, event, create_time=1714036504, event_key=""):
 
 
 def post_plain(client, xml, *, token=TOKEN):
-    timestamp, nonce = "1714036504", "1514711492"
+    timestamp, nonce = fresh()
     sig = signature(token, timestamp, nonce)
     url = f"/wechat/callback/{SERVICE}?signature={sig}&timestamp={timestamp}&nonce={nonce}"
     return client.post(url, data=xml, content_type="text/xml")
 
 
 def post_aes(client, xml):
-    timestamp, nonce = "1714036504", "1514711492"
+    timestamp, nonce = fresh()
     encrypted = encrypt(xml, encoding_aes_key=AES_KEY, appid=SERVICE)
     msg_sig = signature(TOKEN, timestamp, nonce, encrypted)
     url = (
@@ -61,9 +74,10 @@ def test_worked_signature_example():
 
 
 def test_url_verification_echoes_only_with_a_valid_signature(client, callback_app):
-    query = "timestamp=1714036504&nonce=1514711492&echostr=hello123"
+    timestamp, nonce = fresh()
+    query = f"timestamp={timestamp}&nonce={nonce}&echostr=hello123"
     ok = client.get(
-        f"/wechat/callback/{SERVICE}?signature=f464b24fc39322e44b38aa78f5edd27bd1441696&{query}"
+        f"/wechat/callback/{SERVICE}?signature={signature(TOKEN, timestamp, nonce)}&{query}"
     )
     assert (ok.status_code, ok.content) == (200, b"hello123")
     bad = client.get(f"/wechat/callback/{SERVICE}?signature=0000&{query}")
@@ -101,7 +115,7 @@ def test_duplicate_pushes_are_ignored(client, fake_wechat, callback_app):
     assert fake_wechat.calls.count("/cgi-bin/user/info") == 1
 
 
-def test_aes_unsubscribe_and_scan(client, fake_wechat, callback_app):
+def test_aes_unsubscribe_and_scan(client, fake_wechat, aes_app):
     fake_wechat.add_follower(SERVICE, "oFollower1")
     post_aes(client, push_xml("oFollower1", "subscribe", 1714036504))
     post_aes(client, push_xml("oFollower1", "unsubscribe", 1714036600))
@@ -117,9 +131,10 @@ def test_aes_unsubscribe_and_scan(client, fake_wechat, callback_app):
     ]
 
 
-def test_bad_signatures_change_nothing(client, fake_wechat, callback_app):
+def test_bad_signatures_change_nothing(client, fake_wechat, callback_app, actor):
     assert post_plain(client, push_xml("oX", "subscribe"), token="wrong").status_code == 403
-    timestamp, nonce = "1714036504", "1514711492"
+    set_app_credentials(app=callback_app, aes_key=AES_KEY, actor=actor)
+    timestamp, nonce = fresh()
     encrypted = encrypt(push_xml("oX", "subscribe"), encoding_aes_key=AES_KEY, appid=SERVICE)
     url = (
         f"/wechat/callback/{SERVICE}?timestamp={timestamp}&nonce={nonce}"

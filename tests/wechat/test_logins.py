@@ -186,3 +186,29 @@ def test_no_secret_session_key_or_phone_in_responses_logs_or_errors(
     text = "\n".join(bodies) + "\n".join(record.getMessage() for record in caplog.records)
     for secret in (SECRETS[MINI], session_key, "13812345678"):
         assert secret not in text
+
+
+def test_a_restricted_keys_login_links_across_apps_because_wechat_vouches(
+    make_client, fake_wechat, wechat_apps
+):
+    """The unionid of a code exchange comes from WeChat, not the caller: it may join a person
+    whom the key cannot see (DESIGN.md, REST API), where a unionid sent to resolve may not."""
+    service_key = make_client(scopes=[IDENTITY_WRITE], apps=[SERVICE])
+    mini_key = make_client(scopes=[IDENTITY_READ, IDENTITY_WRITE], apps=[MINI])
+    code = fake_wechat.oauth_code(SERVICE, "oSvc1", unionid=UNIONID, scope="snsapi_userinfo")
+    web = service_key.post(
+        "/api/v1/wechat/oauth/login", {"appid": SERVICE, "code": code}, format="json"
+    )
+    assert web.status_code == 200
+
+    sent = mini_key.post(
+        "/api/v1/identities/resolve",
+        {"appid": MINI, "openid": "oMini1", "unionid": UNIONID},
+        format="json",
+    )
+    exchanged = login(mini_key, fake_wechat.login_code(MINI, "oMini1", unionid=UNIONID))
+
+    assert sent.status_code == 409
+    assert exchanged.status_code == 200
+    assert exchanged.json()["person"]["id"] == web.json()["person"]["id"]
+    assert [i["appid"] for i in exchanged.json()["person"]["identities"]] == [MINI]
