@@ -43,3 +43,19 @@ def personal_data_keys_valid(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def shared_cache(app_configs, **kwargs):
+    """Warn when the cache is each process's own: the WeChat callback's replay cache and the
+    per-key rate limits would then hold per worker, and a replay sent to another worker of
+    gunicorn would pass."""
+    if settings.REDIS_URL:
+        return []
+    return [
+        Warning(
+            "REDIS_URL is not set: the cache (callback replay cache, rate limits) is per process.",
+            hint="Set REDIS_URL so that every worker shares one cache.",
+            id="config.W004",
+        )
+    ]

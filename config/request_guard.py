@@ -43,6 +43,9 @@ def _form(request) -> QueryDict:
     if request.method != "POST" or request.content_type not in FORM_TYPES:
         return QueryDict()
     try:
+        # The raw body first: parsing a multipart form straight from the stream would use it
+        # up, and a view that reads `request.body` (the WeChat callback) would then fail.
+        request.body  # noqa: B018
         return request.POST
     except (SuspiciousOperation, BadRequest, MultiPartParserError, OSError):
         return QueryDict()

@@ -27,7 +27,7 @@ from identity.exceptions import (
     UnionidConflict,
 )
 from identity.models import Actor, ApiKey, App, AppKind, AuditEntry, MergeRecord, Person
-from identity.scopes import IDENTITY_READ, IDENTITY_WRITE, PERSONS_ERASE, TAGS_WRITE
+from identity.scopes import IDENTITY_READ, IDENTITY_WRITE, PERSONS_ERASE, PHONE_READ, TAGS_WRITE
 from identity.services.api_keys import create_api_key, revoke_api_key
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
@@ -657,7 +657,7 @@ def key_actor(name: str) -> Actor:
 
 
 def test_api_changes_write_one_entry_each(make_client, alice, miniprogram, vip):
-    scopes = [IDENTITY_WRITE, TAGS_WRITE, PERSONS_ERASE]
+    scopes = [IDENTITY_WRITE, PHONE_READ, TAGS_WRITE, PERSONS_ERASE]
     api = make_client(scopes=scopes, name="backend")
     actor = key_actor("backend")
     person_url = f"/api/v1/persons/{alice.public_id}"
@@ -694,7 +694,7 @@ def test_api_changes_write_one_entry_each(make_client, alice, miniprogram, vip):
 def test_refused_api_changes_write_nothing(make_client, alice, service_account, miniprogram):
     bind_phone(person=alice, phone=PHONE, actor=SYSTEM)
     bob = resolve_identity(app=service_account, openid="oBob", unionid="uBob", actor=SYSTEM).person
-    api = make_client(scopes=[IDENTITY_WRITE, TAGS_WRITE], name="backend")
+    api = make_client(scopes=[IDENTITY_WRITE, PHONE_READ, TAGS_WRITE], name="backend")
     bob_url = f"/api/v1/persons/{bob.public_id}"
     watch = Watch()
     requests = [

@@ -304,6 +304,29 @@ def test_events_without_an_app_share_one_namespace_of_their_own(make_client, app
     assert (same_id_in_an_app["accepted"], same_id_in_an_app["duplicates"]) == (1, 0)
 
 
+def test_a_restricted_key_names_its_app_on_events_by_person_id(make_client, apps, actor):
+    """Events without an app share one namespace of ids among all keys: a key restricted to
+    apps must name one of its apps, so that it can neither pre-empt nor detect others' ids."""
+    mini, _ = apps
+    person = resolve_identity(app=mini, openid="oRound2", actor=actor).person
+    everyone = make_client(scopes=[EVENTS_WRITE], name="site backend")
+    confined = make_client(scopes=[EVENTS_WRITE], apps=[mini.appid], name="mini backend")
+    by_person = {
+        "event_id": "signup-1",
+        "person_id": person.public_id,
+        "type": "register",
+        "occurred_at": recent(),
+    }
+    assert post(everyone, [by_person]).json()["accepted"] == 1
+
+    probe = post(confined, [by_person]).json()
+    named = post(confined, [{**by_person, "appid": mini.appid}]).json()
+
+    assert (probe["accepted"], probe["duplicates"]) == (0, 0)
+    assert set(probe["errors"][0]["error"]["details"]) == {"appid"}
+    assert (named["accepted"], named["duplicates"]) == (1, 0)
+
+
 def test_a_push_is_not_a_duplicate_of_another_apps_event(make_client, miniprogram, service_account):
     push = Push(
         openid="oPushed",

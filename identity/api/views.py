@@ -54,8 +54,9 @@ class IdentityApiView(APIView):
         return Actor.api_key(self.key)
 
     def require_phone_read(self, field: str) -> None:
-        """A lookup by phone confirms a full number: a key without `phone:read` could otherwise
-        turn the masked form it sees (7 of 11 digits) into the number in 10,000 guesses."""
+        """Answers about a number the caller sends (a lookup, a bind) confirm it: a key without
+        `phone:read` could otherwise turn the masked form it sees (7 of 11 digits) into the
+        number in 10,000 guesses."""
         if not self.key.has_scope(scopes.PHONE_READ):
             raise ScopeMissing(scopes.PHONE_READ, field=field)
 
@@ -136,9 +137,12 @@ class PersonPhoneView(IdentityApiView):
         operation_id="persons_phone_bind",
         request=s.PhoneInput,
         responses={200: s.PersonOut, **ERRORS},
-        summary="Bind a phone number (free: bind; held: merge, move or 409 phone_conflict)",
+        summary="Bind a phone number (needs phone:read too; held: merge, move or 409)",
     )
     def put(self, request, person_id: str):
+        # Whether a bind merges, moves or is refused tells whether someone holds the number:
+        # without phone:read, binding guesses would complete a masked number as lookups would.
+        self.require_phone_read("phone")
         data = valid(s.PhoneInput, request.data)
         person = self.visible_person(person_id)
         holder = bind_phone(

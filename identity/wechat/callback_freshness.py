@@ -29,14 +29,18 @@ def check_fresh(timestamp: str, nonce: str) -> None:
         raise CallbackCryptoError("stale timestamp")
 
 
-def claim(*, appid: str, timestamp: str, nonce: str, signature: str) -> str | None:
+def claim(*, appid: str, timestamp: str, nonce: str) -> str | None:
     """Record an authentic request as seen; return its cache key, or None if seen before.
 
-    `cache.add` is atomic in Redis, so of two processes racing on one signature only one wins.
+    Keyed by (appid, timestamp, nonce), not by a signature: a safe-mode push carries both
+    `signature` and `msg_signature` for one (timestamp, nonce), and a URL check replaying the
+    push's logged `signature` must find it taken. Only an authentic request claims (the caller
+    checks the signature first), so nobody can pre-empt WeChat's (timestamp, nonce).
+    `cache.add` is atomic in Redis, so of two processes racing on one request only one wins.
     The key is a short hash, free of anything from the request. It is kept for twice the window
     (plus a minute of clock drift): a timestamp accepted now stays acceptable at most that long.
     """
-    seen = "\n".join((appid, timestamp, nonce, signature)).encode()
+    seen = "\n".join((appid, timestamp, nonce)).encode()
     key = "wxcb:" + hashlib.sha256(seen).hexdigest()[:32]
     ttl = 2 * settings.WECHAT_CALLBACK_MAX_SKEW_SECONDS + 60
     return key if cache.add(key, 1, timeout=ttl) else None

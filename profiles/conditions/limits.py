@@ -19,15 +19,17 @@ MAX_FAILURE_TEXT = 1000
 
 
 @contextmanager
-def bounded_statements() -> Iterator:
-    """Open a transaction (a savepoint inside one) whose statements stop after the timeout.
+def bounded_statements(timeout_ms: int | None = None) -> Iterator:
+    """Open a transaction (a savepoint inside one) whose statements stop after the timeout
+    (CONDITION_STATEMENT_TIMEOUT_MS, or `timeout_ms` when what is left of a budget is less).
 
     Yields a cursor. SET LOCAL lasts until the end of the transaction and a savepoint rolled
     back undoes it, but a released savepoint does not: inside an enclosing transaction, the
     enclosing timeout is put back on the way out.
     """
     enclosed = connection.in_atomic_block
-    timeout = f"{int(settings.CONDITION_STATEMENT_TIMEOUT_MS)}ms"
+    limit = settings.CONDITION_STATEMENT_TIMEOUT_MS if timeout_ms is None else timeout_ms
+    timeout = f"{int(limit)}ms"
     with transaction.atomic(), connection.cursor() as cursor:
         # The targets are evaluated in order: first the timeout in force, then the new one.
         cursor.execute(

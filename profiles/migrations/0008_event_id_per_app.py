@@ -2,6 +2,19 @@
 
 from django.db import migrations, models
 
+MINIMUM_POSTGRESQL = 150000
+
+
+def require_postgresql_15(apps, schema_editor):
+    """Stop before dropping the old unique: below PostgreSQL 15, Django silently skips a
+    NULLS NOT DISTINCT constraint, and ingestion's ON CONFLICT (app_id, event_id) would fail."""
+    version = schema_editor.connection.pg_version
+    if version < MINIMUM_POSTGRESQL:
+        raise RuntimeError(
+            f"PostgreSQL 15 or newer is required (this server is {version // 10000}): "
+            "event ids are unique per app with NULLS NOT DISTINCT."
+        )
+
 
 class Migration(migrations.Migration):
 
@@ -11,6 +24,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(require_postgresql_15, migrations.RunPython.noop, elidable=False),
         migrations.AlterField(
             model_name='event',
             name='event_id',

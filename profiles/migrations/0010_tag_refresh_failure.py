@@ -17,4 +17,9 @@ class Migration(migrations.Migration):
             name="last_refresh_failed_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="last refresh failed"),
         ),
+        migrations.AddField(
+            model_name="tag",
+            name="last_refresh_failure_full",
+            field=models.BooleanField(default=False, editable=False),
+        ),
     ]

@@ -58,6 +58,10 @@ class Tag(models.Model):
     # next one that succeeds. Ingestion goes on when a refresh fails, so this is where it shows.
     last_refresh_error = models.TextField(_("last refresh error"), blank=True, default="")
     last_refresh_failed_at = models.DateTimeField(_("last refresh failed"), null=True, blank=True)
+    # Whether the recorded failure was a refresh of everyone: a refresh of a few persons (an
+    # ingest's) that succeeds proves nothing about a full one that timed out, so only a full
+    # success clears such a failure.
+    last_refresh_failure_full = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

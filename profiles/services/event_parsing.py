@@ -91,6 +91,10 @@ def parse_event(
 
     occurred_at = _parse_time(raw.get("occurred_at"), errors)
     app, openid, person_id = _parse_subject(raw, apps, errors)
+    if allowed_app_ids is not None and app is None and "appid" not in errors:
+        # Without an app the event would sit in the namespace of ids shared by every key, and
+        # outside the stats and events the key itself is shown (its apps' only).
+        errors["appid"] = ["Required from a key restricted to apps: name one of them."]
     amount = _parse_amount(raw, type_key, errors)
 
     channel = raw.get("channel", "")

@@ -74,7 +74,11 @@ def refresh_rule_tag(
             [tag.pk, exclusive_group, TagSource.RULE, str(actor), *match_params],
         )
         added = cursor.rowcount
-        cleared = {"last_refresh_error": "", "last_refresh_failed_at": None}
+        cleared = {
+            "last_refresh_error": "",
+            "last_refresh_failed_at": None,
+            "last_refresh_failure_full": False,
+        }
         if scope is None:
             Tag.objects.filter(pk=tag.pk).update(
                 last_refreshed_at=timezone.now(),
@@ -82,7 +86,7 @@ def refresh_rule_tag(
                 last_refresh_removed=removed,
                 **cleared,
             )
-        elif tag.last_refresh_failed_at is not None:
+        elif tag.last_refresh_failed_at is not None and not tag.last_refresh_failure_full:
             Tag.objects.filter(pk=tag.pk).update(**cleared)
         if added or removed:
             record_audit(
@@ -95,7 +99,8 @@ def refresh_rule_tag(
                     "scope": "all" if scope is None else f"{len(scope)} persons",
                 },
             )
-    tag.last_refresh_error, tag.last_refresh_failed_at = "", None
+    if scope is None or not tag.last_refresh_failure_full:
+        tag.last_refresh_error, tag.last_refresh_failed_at = "", None
     return RefreshResult(tag=tag.key, added=added, removed=removed)
 
 
@@ -120,8 +125,12 @@ def try_refresh_rule_tag(
         error = failure_text(exc)
         logger.exception("Rule tag %s could not be refreshed: %s", tag.key, error)
     failed_at = timezone.now()
-    Tag.objects.filter(pk=tag.pk).update(last_refresh_error=error, last_refresh_failed_at=failed_at)
+    full = person_ids is None
+    Tag.objects.filter(pk=tag.pk).update(
+        last_refresh_error=error, last_refresh_failed_at=failed_at, last_refresh_failure_full=full
+    )
     tag.last_refresh_error, tag.last_refresh_failed_at = error, failed_at
+    tag.last_refresh_failure_full = full
     return RefreshResult(tag=tag.key, added=0, removed=0, failed=True, error=error)
 
 

@@ -1,7 +1,9 @@
 """Segment sizes: live counts in one query, and the daily snapshots that chart growth."""
 
 import logging
+import time
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -27,7 +29,8 @@ def count_segments(
     the members it may see. A segment that cannot be counted counts None, and the others
     still count: a condition that no longer compiles (stored before today's bounds) stays out
     of the statement, and when the statement fails (its timeout, say) each segment is counted
-    on its own.
+    on its own, all of them within one more timeout: a listing waits at most twice the timeout,
+    however many segments are slow.
     """
     now = timezone.now()
     counts: dict[int, int | None] = {}
@@ -44,11 +47,7 @@ def count_segments(
             (segment,) = queries
             counts[segment.pk] = _failed(segment, exc)
         else:
-            for segment, query in queries.items():
-                try:
-                    counts.update(_count({segment: query}))
-                except DatabaseError as single:
-                    counts[segment.pk] = _failed(segment, single)
+            counts.update(_count_each(queries))
     return {segment.pk: counts[segment.pk] for segment in segments}
 
 
@@ -61,17 +60,35 @@ def _members_sql(segment: Segment, now, allowed_app_ids) -> tuple[str, list]:
     return members.values("pk").query.sql_with_params()
 
 
-def _count(queries: dict[Segment, tuple[str, list]]) -> dict[int, int]:
+def _count(queries: dict[Segment, tuple[str, list]], *, timeout_ms=None) -> dict[int, int]:
     if not queries:
         return {}
     parts, params = [], []
     for sql, member_params in queries.values():
         parts.append(f"(SELECT count(*) FROM ({sql}) AS members)")  # noqa: S608
         params += member_params
-    with bounded_statements() as cursor:
+    with bounded_statements(timeout_ms) as cursor:
         cursor.execute(f"SELECT {', '.join(parts)}", params)
         counts = cursor.fetchone()
     return {segment.pk: count for segment, count in zip(queries, counts, strict=True)}
+
+
+def _count_each(queries: dict[Segment, tuple[str, list]]) -> dict[int, int | None]:
+    """Count segments one by one, sharing one timeout's worth of time between them."""
+    limit = settings.CONDITION_STATEMENT_TIMEOUT_MS
+    deadline = time.monotonic() + limit / 1000
+    counts: dict[int, int | None] = {}
+    for segment, query in queries.items():
+        left_ms = int((deadline - time.monotonic()) * 1000) if limit else None  # 0: no limit
+        if left_ms is not None and left_ms < 1:
+            logger.warning("Segment %s not counted: the listing's time is spent", segment.key)
+            counts[segment.pk] = None
+            continue
+        try:
+            counts.update(_count({segment: query}, timeout_ms=left_ms))
+        except DatabaseError as single:
+            counts[segment.pk] = _failed(segment, single)
+    return counts
 
 
 def _failed(segment: Segment, exc: Exception) -> None:

@@ -105,6 +105,7 @@ def test_production_settings_pass_check_deploy():
         "PERSONAL_DATA_KEYS": settings.PERSONAL_DATA_KEYS[0],
         "BLIND_INDEX_KEY": "b" * 40,
         "ALLOWED_HOSTS": "identity.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",  # checked, not connected to
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     result = subprocess.run(
@@ -133,3 +134,18 @@ def test_check_deploy_flags_development_keys():
     )
     assert result.returncode != 0
     assert "config.W001" in result.stdout + result.stderr
+
+
+def test_check_deploy_flags_a_cache_of_each_process():
+    """Without Redis, a replayed WeChat push sent to another worker would find it unseen."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DEBUG="false", DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+    )
+    assert "config.W004" in result.stdout + result.stderr

@@ -17,7 +17,7 @@ from identity.services.resolve import resolve_identity
 
 PHONE = "13812345678"
 OTHER_PHONE = "13987654321"
-WRITE = (IDENTITY_READ, IDENTITY_WRITE)
+WRITE = (IDENTITY_READ, IDENTITY_WRITE, PHONE_READ)
 
 
 @pytest.fixture
@@ -221,3 +221,23 @@ def test_a_masked_number_cannot_be_completed_by_guessing(make_client, miniprogra
 
     assert response.status_code == 403
     assert OTHER_PHONE not in response.content.decode()
+
+
+def test_binding_guesses_cannot_complete_a_masked_number(make_client, miniprogram, actor):
+    """Whether a bind merges, moves or conflicts tells whether the number is held: binding a
+    number needs phone:read, so that guesses bound to a throwaway person reveal nothing."""
+    person_in(miniprogram, "oTarget", actor, phone=PHONE)
+    dummy = person_in(miniprogram, "oDummy", actor)
+    writer = make_client(scopes=(IDENTITY_READ, IDENTITY_WRITE))
+
+    answers = {
+        writer.put(
+            f"/api/v1/persons/{dummy.public_id}/phone",
+            {"phone": candidate, "on_conflict": "fail"},
+            format="json",
+        ).status_code
+        for candidate in (PHONE, OTHER_PHONE)
+    }
+
+    assert answers == {403}
+    assert phone_of(dummy) is None

@@ -17,6 +17,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -245,6 +246,28 @@ def test_a_later_successful_refresh_clears_the_recorded_failure(api, app):
     assert BUYER in holders("huge_count")
 
 
+def test_a_full_refresh_failure_stays_until_a_full_refresh_succeeds(api, app, actor):
+    """An ingest refreshes a rule tag for its few persons only: that it succeeds says nothing of
+    the refresh of everyone that timed out, so the admin keeps showing that failure."""
+    store_rule_tags({"two_pays": {"field": "pay_count", "op": ">=", "value": 2}})
+    timed_out = "Stopped by the statement timeout (30000 ms) or by an operator."
+    Tag.objects.filter(key="two_pays").update(
+        last_refresh_error=timed_out,
+        last_refresh_failed_at=timezone.now(),
+        last_refresh_failure_full=True,
+    )
+
+    api.post("/api/v1/events", {"events": pay_events(2, prefix="s")}, format="json")
+
+    tag = Tag.objects.get(key="two_pays")
+    assert BUYER in holders("two_pays")  # the scoped refresh itself ran
+    assert tag.last_refresh_error == timed_out
+    refresh_rule_tags(actor=actor, keys=["two_pays"])
+    tag.refresh_from_db()
+    assert (tag.last_refresh_error, tag.last_refresh_failed_at) == ("", None)
+    assert tag.last_refresh_failure_full is False
+
+
 def test_a_full_refresh_refreshes_the_sound_tags_and_reports_the_broken(app, actor):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_rule_tags({"huge_total": STORED_BROKEN["huge_total"]})
@@ -371,6 +394,7 @@ def stats_locked():
         side.close()
 
 
+@pytest.mark.pg_timers
 def test_a_count_stopped_by_the_statement_timeout_is_null(api, app, settings, stats_locked):
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 50
     paying = Segment.objects.create(
@@ -391,6 +415,28 @@ def test_a_count_stopped_by_the_statement_timeout_is_null(api, app, settings, st
         assert cursor.fetchone()[0] != "50ms"
 
 
+@pytest.mark.pg_timers
+def test_slow_segments_share_one_more_timeout_between_them(settings, stats_locked):
+    """After the combined count timed out, the recounts share one timeout's worth of time: the
+    first slow segment spends it, the next is not even sent, the fast one still counts."""
+    settings.CONDITION_STATEMENT_TIMEOUT_MS = 300
+    fast = Segment.objects.create(key="fast", name="Fast", condition={"has_phone": True})
+    slow = [
+        Segment.objects.create(
+            key=f"slow{n}", name="Slow", condition={"field": "pay_count", "op": ">=", "value": n}
+        )
+        for n in (1, 2)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = count_segments([fast, *slow])
+
+    assert counts == {fast.pk: 0, slow[0].pk: None, slow[1].pk: None}
+    sent = [q["sql"] for q in queries.captured_queries if "count(*)" in q["sql"]]
+    assert len(sent) == 3  # all three together, then the fast one, then the first slow one
+
+
+@pytest.mark.pg_timers
 def test_a_refresh_stopped_by_the_statement_timeout_is_recorded(app, actor, settings, stats_locked):
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 50
     store_rule_tags({"payers": {"field": "pay_count", "op": ">=", "value": 1}})

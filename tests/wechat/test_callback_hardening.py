@@ -142,6 +142,32 @@ def test_a_replayed_url_check_is_refused(client, plain_app):
     assert answer(replay) == (403, b"replayed")
 
 
+def test_a_safe_mode_pushs_logged_signature_does_not_pass_a_url_check(client, fake_wechat, aes_app):
+    """A safe-mode push carries `signature` beside `msg_signature`; proxies log both. Replayed
+    as a URL check, it must not make the callback echo text of the replayer's choosing."""
+    timestamp, nonce = now_ts(), secrets.token_hex(5)
+    payload = wechat_payload(push_xml().encode())
+    assert answer(post_aes(client, aes_raw(payload), timestamp=timestamp, nonce=nonce)) == SUCCESS
+
+    replay = url_check(client, timestamp=timestamp, nonce=nonce, echostr="attacker-chosen")
+
+    assert answer(replay) == (403, b"replayed")
+
+
+def test_a_multipart_body_is_refused_not_a_500(client, fake_wechat, plain_app):
+    """A form body is no push: unsigned or signed, the answer is a 4xx or `success`."""
+    unsigned = client.post(url(), data={"a": "b"})
+    timestamp, nonce = now_ts(), secrets.token_hex(5)
+    signed = client.post(
+        url(signature=signature(TOKEN, timestamp, nonce), timestamp=timestamp, nonce=nonce),
+        data={"a": "b"},
+    )
+
+    assert 400 <= unsigned.status_code < 500
+    assert signed.status_code < 500
+    assert nothing_applied(fake_wechat)
+
+
 # -- timestamps ----------------------------------------------------------------------------
 
 
