@@ -1,6 +1,6 @@
 """Times relative to now, so that the suite means the same on any date.
 
-A fixed date ages: an event of "2026-11-01" is recent on the day a test is written and falls out
+A fixed date ages: an event dated on the day a test is written is recent that day and falls out
 of every "within 7 days" window a month later. Tests that need a recent or an old event build it
 from these helpers; tests that need an exact calendar date pin the clock with time-machine.
 """

@@ -98,7 +98,7 @@ def test_odd_times_in_one_batch_each_answered_on_its_own(api, miniprogram):
         event("year-1-utc", "0001-01-01T00:00:00Z"),
         event("year-9999", "9999-12-31T23:59:59-15:59"),
         event("year-9999-utc", "9999-12-31T23:59:59Z"),
-        event("hour-24", "2026-01-01T24:00:00Z"),
+        event("hour-24", f"{timezone.now():%Y-%m-%d}T24:00:00Z"),
     ]
 
     response = post(api, items)
