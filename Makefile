@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKE_WECHAT_PORT ?= 8081
 
-.PHONY: run test install lint format migrate stop-db clean
+.PHONY: run test test-quick install lint format migrate stop-db clean
 
 $(STAMP): requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
@@ -34,6 +34,10 @@ run: install
 ## Run the whole test suite.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Run the suite without the slow tests (faults, browser, fuzzing): a minute or two, for edits.
+test-quick: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,8 @@
 """Run the benchmark scenarios against a seeded database and print the results table.
 
-    DATABASE_URL=... python manage.py bench_seed --persons 1000000
-    DATABASE_URL=... python bench/run.py --persons 1000000
+    export DATABASE_URL=... DJANGO_SETTINGS_MODULE=bench.settings
+    python manage.py bench_seed --persons 1000000
+    python bench/run.py --persons 1000000
 
 Starts the service and the bare baseline (bench/baseline.py) under the same gunicorn
 configuration, drives them with wrk (32 connections), times the other scenarios from Python,
@@ -44,10 +45,11 @@ def env(**extra) -> dict:
 
 
 def manage(*args, **extra) -> str:
+    """Run a management command with the bench app installed (bench.settings)."""
     done = subprocess.run(
         [PY, "manage.py", *args],
         cwd=ROOT,
-        env=env(**extra),
+        env=env(DJANGO_SETTINGS_MODULE="bench.settings", **extra),
         capture_output=True,
         text=True,
         check=True,

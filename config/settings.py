@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "identity",
     "profiles",
     "config.apps.ConfigApp",
-    "bench",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,21 @@ from identity.services.apps import provision_app
 
 SYSTEM = Actor.system("tests")
 MAX_CLOCK_SKEW_SECONDS = 60
+# Markers by where a test lives (registered in pyproject.toml): `make test` runs everything,
+# `make test-quick` leaves out what is marked slow.
+MARKERS_BY_PATH = {
+    "tests/faults/": ("faults", "slow"),
+    "tests/profiles/test_admin_browser.py": ("browser", "slow"),
+    "tests/test_api_fuzzing.py": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for prefix, names in MARKERS_BY_PATH.items():
+            if item.nodeid.startswith(prefix):
+                for name in names:
+                    item.add_marker(name)
 
 
 @pytest.fixture(scope="session", autouse=True)

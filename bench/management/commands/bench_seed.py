@@ -1,8 +1,8 @@
 """Seed the benchmark data set fast, with PostgreSQL COPY.
 
-`python manage.py bench_seed --persons 1000000` loads 1M persons, ~1.5M identities in three
-apps, 0.8M unionids, 0.2M (encrypted) phones, 5 events per person on average with stats built
-from them, and the preset rule tags refreshed over everyone.
+`DJANGO_SETTINGS_MODULE=bench.settings python manage.py bench_seed --persons 1000000` loads 1M
+persons, ~1.5M identities in three apps, 0.8M unionids, 0.2M (encrypted) phones, 5 events per
+person on average with stats built from them, and the preset rule tags refreshed over everyone.
 """
 
 import base64
