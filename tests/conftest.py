@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -7,6 +8,8 @@ from identity.models import Actor, AppKind
 from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key
 from identity.services.apps import provision_app
+from identity.wechat.fake.server import FakeWeChatServer
+from identity.wechat.fake.state import FakeWeChatState
 
 SYSTEM = Actor.system("tests")
 MAX_CLOCK_SKEW_SECONDS = 60
@@ -105,3 +108,22 @@ def make_client(db):
 def api(make_client):
     """A client whose key holds every scope and every app."""
     return make_client()
+
+
+@pytest.fixture(scope="session")
+def fake_wechat_server():
+    server = FakeWeChatServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_wechat(fake_wechat_server, settings):
+    """A fake WeChat server on loopback that the service's client talks to over real HTTP,
+    with fresh state for each test."""
+    state = FakeWeChatState()
+    fake_wechat_server.httpd.state = state
+    settings.WECHAT_API_BASE = fake_wechat_server.base_url
+    cache.clear()
+    yield state
+    cache.clear()

@@ -51,8 +51,6 @@ from identity.services.apps import provision_app
 from identity.services.erase import erase_person
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
-from identity.wechat.fake.server import FakeWeChatServer
-from identity.wechat.fake.state import FakeWeChatState
 from profiles.models import Segment, TagSource
 from profiles.services.definitions import save_segment
 from profiles.services.ingest import ingest_events
@@ -174,20 +172,10 @@ def _wrap(item: dict, envelope: dict) -> None:
             item[key] = value
 
 
-@pytest.fixture(scope="module")
-def fake_wechat_server():
-    server = FakeWeChatServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def seeded(db, settings, fake_wechat_server):
+def seeded(db, fake_wechat):
     """Seed apps, persons, tags, events, a segment and WeChat codes; return a full API key."""
-    state = FakeWeChatState()
-    fake_wechat_server.httpd.state = state
-    settings.WECHAT_API_BASE = fake_wechat_server.base_url
-    cache.clear()
+    state = fake_wechat
     apps = {}
     for appid, kind in APPS.items():
         apps[appid], _ = provision_app(appid=appid, kind=kind, name=appid, actor=ACTOR)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -26,7 +25,6 @@ from identity.models import ApiKey, App, AppKind, AuditEntry, Person
 from identity.scopes import ALL_SCOPES, PHONE_READ
 from identity.services.app_secrets import set_app_credentials
 from identity.services.resolve import resolve_identity
-from identity.wechat.fake.server import FakeWeChatServer
 from identity.wechat.fake.state import FakeWeChatState
 from profiles.models import Segment, Tag, TagKind
 from profiles.services.definitions import save_segment, save_tag
@@ -143,21 +141,11 @@ class World:
         return [self.person.public_id, OPENID_MINI, OPENID_SERVICE, UNIONID]
 
 
-@pytest.fixture(scope="module")
-def fake_wechat_server():
-    server = FakeWeChatServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def world(fake_wechat_server, settings, miniprogram, service_account, make_app, actor):
+def world(fake_wechat, miniprogram, service_account, make_app, actor):
     """One person in the mini-program and the service account, tagged and in a segment; the
     WeChat flows of both apps answered by a fake WeChat (as in tests/wechat/conftest.py)."""
-    state = FakeWeChatState()
-    fake_wechat_server.httpd.state = state
-    settings.WECHAT_API_BASE = fake_wechat_server.base_url
-    cache.clear()
+    state = fake_wechat
     for app in (miniprogram, service_account):
         secret = f"matrix-secret-{app.appid}"
         set_app_credentials(app=app, secret=secret, actor=actor)
@@ -173,7 +161,7 @@ def world(fake_wechat_server, settings, miniprogram, service_account, make_app, 
         segment=Segment(key="matrix-vips", name="Matrix VIPs", condition={"tag": tag.key}),
         actor=actor,
     )
-    yield World(
+    return World(
         mini=miniprogram,
         service=service_account,
         other=other,
@@ -182,7 +170,6 @@ def world(fake_wechat_server, settings, miniprogram, service_account, make_app, 
         segment=segment,
         wechat=state,
     )
-    cache.clear()
 
 
 # -- samples: path parameters by converter name, requests by URL name and method ------------

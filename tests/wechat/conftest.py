@@ -1,10 +1,7 @@
 import pytest
-from django.core.cache import cache
 
 from identity.models import AppKind
 from identity.services.app_secrets import set_app_credentials
-from identity.wechat.fake.server import FakeWeChatServer
-from identity.wechat.fake.state import FakeWeChatState
 
 MINI, SERVICE, H5 = "wx1111111111111111", "wx2222222222222222", "wx3333333333333333"
 SECRETS = {
@@ -12,25 +9,6 @@ SECRETS = {
     SERVICE: "svc-secret-0123456789",
     H5: "h5-secret-0123456789",
 }
-
-
-@pytest.fixture(scope="session")
-def fake_wechat_server():
-    server = FakeWeChatServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_wechat(fake_wechat_server, settings):
-    """A fake WeChat server on loopback that the service's client talks to over real HTTP,
-    with fresh state for each test."""
-    state = FakeWeChatState()
-    fake_wechat_server.httpd.state = state
-    settings.WECHAT_API_BASE = fake_wechat_server.base_url
-    cache.clear()
-    yield state
-    cache.clear()
 
 
 @pytest.fixture
