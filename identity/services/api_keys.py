@@ -1,3 +1,6 @@
+"""API keys: created with their scopes and apps (the plaintext shown once), revoked at once
+in every process."""
+
 from collections.abc import Iterable
 
 from django.db import transaction

@@ -1,3 +1,6 @@
+"""Apps' credentials (secret, callback token, EncodingAESKey): encrypted at rest, set in one
+place, audited without the values."""
+
 from django.db import transaction
 
 from identity.models import Actor, App

@@ -1,3 +1,5 @@
+"""Registering client apps: an unknown appid is a client error, so apps exist only by this."""
+
 from django.db import transaction
 
 from identity.exceptions import InvalidInput

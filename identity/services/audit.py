@@ -1,3 +1,6 @@
+"""The audit trail: one entry per change, written in the change's own transaction, naming
+persons by id and phones only masked."""
+
 from typing import Any
 
 from identity.models import Actor, AuditEntry, Person

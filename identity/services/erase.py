@@ -1,3 +1,5 @@
+"""Erasure of a person's personal data, whole or (for a key restricted to apps) its apps' part."""
+
 from collections.abc import Iterable
 
 from django.db.models import QuerySet

@@ -1,3 +1,6 @@
+"""Row locks in a fixed order, and the checks made under them (merge conflicts, what a caller
+confined to some apps may reach)."""
+
 from collections.abc import Collection
 
 from django.db.models import Count

@@ -1,3 +1,5 @@
+"""Merging two persons into the older one, with the record that lets an admin undo it."""
+
 from collections.abc import Collection
 
 from django.utils import timezone

@@ -1,3 +1,5 @@
+"""Phone binding under the phone policy of DESIGN.md: bind, merge, move or refuse."""
+
 from collections.abc import Collection
 from typing import Literal
 

@@ -1,3 +1,5 @@
+"""Resolving an openid (and its unionid) to one live person: create, link or merge."""
+
 from collections.abc import Collection
 from dataclasses import dataclass
 

@@ -1,3 +1,5 @@
+"""Undoing a merge from its record: the loser gets back what it brought, if the graph allows."""
+
 from django.utils import timezone
 
 from identity.exceptions import UndoConflict

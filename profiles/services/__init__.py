@@ -1,0 +1,2 @@
+"""Writes to events, stats, tags and segments; each public function is one transaction with its
+audit entry."""
