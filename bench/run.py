@@ -271,7 +271,7 @@ def rule_refresh() -> dict:
 
 def follower_import(args, ds) -> dict:
     from identity.models import App
-    from identity.wechat.fake.server import FakeWeChatServer
+    from platforms.wechat.test_double.server import FakeWeChatServer
 
     server = FakeWeChatServer().start()
     state = server.state

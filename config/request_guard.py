@@ -17,7 +17,7 @@ class RefuseNulMiddleware:
     """Answer 400 for NUL in a query or form parameter, 404 for NUL in the path.
 
     The 400 is in the API's error format and names the parameter, like the site's 404 and 500
-    answers (identity.api.errors); the API's own checks would say the same, so its clients see
+    answers (config.api.errors); the API's own checks would say the same, so its clients see
     no difference. A path with NUL names no page. A cookie with NUL cannot be one the service
     set: it is dropped, so that a browser holding one is not locked out.
     """

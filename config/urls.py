@@ -3,17 +3,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
-from profiles.wechat import views as wechat_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("wechat/callback/<str:appid>", wechat_views.callback, name="wechat-callback"),
+    path("", include("platforms.wechat.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("identity.api.urls")),
+    path("api/v1/", include("platforms.wechat.api.urls")),
     path("api/v1/", include("profiles.api.urls")),
 ]
 
-handler404 = "identity.api.errors.not_found_view"
-handler500 = "identity.api.errors.server_error_view"
+handler404 = "config.api.errors.not_found_view"
+handler500 = "config.api.errors.server_error_view"

@@ -10,10 +10,11 @@ from functools import reduce
 from operator import or_
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q
 
 from identity.exceptions import PersonNotFound, UnknownApp
-from identity.models import App, AuditEntry, Person, Platform, UnionId
+from identity.models import ApiKey, App, AuditEntry, Person, Platform, UnionId
 from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
 
@@ -135,3 +136,34 @@ def erased_through_apps(person: Person, app_ids: Iterable[int]) -> bool:
     return AuditEntry.objects.filter(
         named, person_id__in=pks, action__in=("person.erase", "person.erase_apps")
     ).exists()
+
+
+_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
+def live_api_key(key_hash: str) -> ApiKey | None:
+    """A live key with its app restriction (`allowed_app_ids`, None for every app), loaded in
+    the same query so that authorisation needs no further one.
+
+    Each process keeps it for API_KEY_CACHE_SECONDS, so that the hot path skips the query;
+    `forget_cached_keys` drops them when a key is revoked.
+    """
+    ttl = settings.API_KEY_CACHE_SECONDS
+    cached = _keys.get(key_hash)
+    if ttl and cached and cached[0] > time.monotonic():
+        return cached[1]
+    key = (
+        ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True)
+        .annotate(app_ids=ArrayAgg("apps__id", filter=Q(apps__isnull=False), default=[]))
+        .first()
+    )
+    if key is not None:
+        key.allowed_app_ids = set(key.app_ids) if key.app_ids else None
+        if ttl:
+            _keys[key_hash] = (time.monotonic() + ttl, key)
+    return key
+
+
+def forget_cached_keys() -> None:
+    """Drop this process's cached keys (a revocation takes effect here at once)."""
+    _keys.clear()

@@ -4,12 +4,12 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.api.scopes import ALL_SCOPES
 from identity.models import Actor, AppKind
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key
 from identity.services.apps import provision_app
-from identity.wechat.fake.server import FakeWeChatServer
-from identity.wechat.fake.state import FakeWeChatState
+from platforms.wechat.test_double.server import FakeWeChatServer
+from platforms.wechat.test_double.state import FakeWeChatState
 
 SYSTEM = Actor.system("tests")
 MAX_CLOCK_SKEW_SECONDS = 60
@@ -53,13 +53,12 @@ def _database_clock_agrees(django_db_setup, django_db_blocker):
 def _fresh_process_caches():
     """In-process caches of apps and keys must not carry rows from one test into the next."""
     from identity import selectors
-    from identity.api import auth
 
     selectors._apps.clear()
-    auth._keys.clear()
+    selectors.forget_cached_keys()
     yield
     selectors._apps.clear()
-    auth._keys.clear()
+    selectors.forget_cached_keys()
 
 
 @pytest.fixture

@@ -42,9 +42,9 @@ from django.db import close_old_connections, transaction
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from config.api.scopes import ALL_SCOPES
 from config.wsgi import application
 from identity.models import Actor, AppKind
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app

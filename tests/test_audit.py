@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE, PERSONS_ERASE, PHONE_READ, TAGS_WRITE
 from identity.exceptions import (
     Conflict,
     InvalidInput,
@@ -27,7 +28,6 @@ from identity.exceptions import (
     UnionidConflict,
 )
 from identity.models import Actor, ApiKey, App, AppKind, AuditEntry, MergeRecord, Person
-from identity.scopes import IDENTITY_READ, IDENTITY_WRITE, PERSONS_ERASE, PHONE_READ, TAGS_WRITE
 from identity.services.api_keys import create_api_key, revoke_api_key
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app

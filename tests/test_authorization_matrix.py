@@ -19,13 +19,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from identity.api.auth import ApiKeyAuthentication
-from identity.api.permissions import HasScopes
+from config.api.auth import ApiKeyAuthentication
+from config.api.permissions import HasScopes
+from config.api.scopes import ALL_SCOPES, PHONE_READ
 from identity.models import ApiKey, App, AppKind, AuditEntry, Person
-from identity.scopes import ALL_SCOPES, PHONE_READ
 from identity.services.app_secrets import set_app_credentials
 from identity.services.resolve import resolve_identity
-from identity.wechat.fake.state import FakeWeChatState
+from platforms.wechat.test_double.state import FakeWeChatState
 from profiles.models import Segment, Tag, TagKind
 from profiles.services.definitions import save_segment, save_tag
 from profiles.services.tags import assign_tags

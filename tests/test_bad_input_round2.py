@@ -17,12 +17,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from config.api.scopes import EVENTS_WRITE, IDENTITY_READ
 from identity.models import AppKind, AuditEntry, MergeRecord, Person
-from identity.scopes import EVENTS_WRITE, IDENTITY_READ
 from identity.services.resolve import resolve_identity
+from platforms.wechat.pushes import Push, handle_push
 from profiles.models import Event, EventType, Segment, Tag, TagKind
 from profiles.services.definitions import save_segment, save_tag
-from profiles.wechat.pushes import Push, handle_push
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.api.scopes import ALL_SCOPES
 from identity.admin.common import DomainErrorsAsMessages, adopt
 from identity.models import Actor, ApiKey, App
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key, revoke_api_key
 
 

@@ -6,6 +6,10 @@ aggregate: a batch lookup shapes up to 1000 persons per request, where a nested 
 serializers.py documents the same shape for the OpenAPI schema (tests keep the two in step).
 """
 
+from config.api import scopes
+from config.api.views import ApiView
+from identity import selectors
+from identity.exceptions import PersonNotFound
 from identity.models import Person
 from identity.person_sections import sections
 
@@ -52,3 +56,35 @@ def visible_to(person: Person, allowed_app_ids: set[int] | None) -> bool:
     if allowed_app_ids is None:
         return True
     return any(row["app_id"] in allowed_app_ids for row in person.identity_rows)
+
+
+class PersonApiView(ApiView):
+    """Shared helpers: the caller's key, app checks and the person representation."""
+
+    # As ApiView's, the docstring is the schema's description of operations without their own;
+    # this class adds persons read, checked and shaped for the caller's key.
+
+    def read_person(self, public_id: str) -> Person:
+        """Read a person as this key sees it: sections (stats) only from the key's apps."""
+        return selectors.get_person(public_id, allowed_app_ids=self.key.allowed_app_ids)
+
+    def visible_person(self, public_id: str) -> Person:
+        person = self.read_person(public_id)
+        if not visible_to(person, self.key.allowed_app_ids):
+            raise PersonNotFound()
+        return person
+
+    def represent(self, person: Person | None) -> dict | None:
+        if person is None or not visible_to(person, self.key.allowed_app_ids):
+            return None
+        return person_representation(
+            person,
+            show_phone=self.key.has_scope(scopes.PHONE_READ),
+            allowed_app_ids=self.key.allowed_app_ids,
+        )
+
+    def require_phone_read(self, *, field: str) -> None:
+        """Answers about a number the caller sends (a lookup, a bind) confirm it: a key without
+        `phone:read` could otherwise turn the masked form it sees (7 of 11 digits) into the
+        number in 10,000 guesses."""
+        self.require_scope(scopes.PHONE_READ, field=field)

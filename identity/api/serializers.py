@@ -171,13 +171,3 @@ class LookupResultOut(serializers.Serializer):
 
 class BatchLookupOut(serializers.Serializer):
     results = LookupResultOut(many=True)
-
-
-class ErrorBody(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorOut(serializers.Serializer):
-    error = ErrorBody()

@@ -1,67 +1,21 @@
 """Identity endpoints: thin views that validate, call one service or selector, and shape."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from identity import scopes, selectors
+from config.api import scopes
+from config.api.views import ERRORS, valid, valid_query
+from identity import selectors
 from identity.api import serializers as s
-from identity.api.permissions import check_app_allowed
-from identity.api.representation import person_representation, visible_to
-from identity.exceptions import PersonNotFound, ScopeMissing
-from identity.models import Actor, Person
+from identity.api.representation import PersonApiView
+from identity.exceptions import PersonNotFound
+from identity.models import Person
 from identity.services.erase import erase_person, erase_person_apps
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 
-ERRORS = {code: OpenApiResponse(s.ErrorOut) for code in (400, 401, 403, 404, 409, 413, 429, 503)}
 
-
-class IdentityApiView(APIView):
-    """Shared helpers: the caller's key, app checks and the person representation."""
-
-    required_scopes: dict[str, str] = {}
-
-    @property
-    def key(self):
-        return self.request.auth
-
-    def app(self, appid: str, *, field: str = "appid"):
-        app = selectors.get_app(appid, field=field)
-        check_app_allowed(self.key, app)
-        return app
-
-    def read_person(self, public_id: str) -> Person:
-        """Read a person as this key sees it: sections (stats) only from the key's apps."""
-        return selectors.get_person(public_id, allowed_app_ids=self.key.allowed_app_ids)
-
-    def visible_person(self, public_id: str) -> Person:
-        person = self.read_person(public_id)
-        if not visible_to(person, self.key.allowed_app_ids):
-            raise PersonNotFound()
-        return person
-
-    def represent(self, person: Person | None) -> dict | None:
-        if person is None or not visible_to(person, self.key.allowed_app_ids):
-            return None
-        return person_representation(
-            person,
-            show_phone=self.key.has_scope(scopes.PHONE_READ),
-            allowed_app_ids=self.key.allowed_app_ids,
-        )
-
-    def actor(self) -> Actor:
-        return Actor.api_key(self.key)
-
-    def require_phone_read(self, field: str) -> None:
-        """Answers about a number the caller sends (a lookup, a bind) confirm it: a key without
-        `phone:read` could otherwise turn the masked form it sees (7 of 11 digits) into the
-        number in 10,000 guesses."""
-        if not self.key.has_scope(scopes.PHONE_READ):
-            raise ScopeMissing(scopes.PHONE_READ, field=field)
-
-
-class ResolveView(IdentityApiView):
+class ResolveView(PersonApiView):
     required_scopes = {"POST": scopes.IDENTITY_WRITE}
 
     @extend_schema(
@@ -91,7 +45,7 @@ class ResolveView(IdentityApiView):
         return Response({"person": self.represent(person), "created": created})
 
 
-class PersonDetailView(IdentityApiView):
+class PersonDetailView(PersonApiView):
     required_scopes = {"GET": scopes.IDENTITY_READ, "DELETE": scopes.PERSONS_ERASE}
 
     @extend_schema(
@@ -130,7 +84,7 @@ class PersonDetailView(IdentityApiView):
         return Response(status=204)
 
 
-class PersonPhoneView(IdentityApiView):
+class PersonPhoneView(PersonApiView):
     required_scopes = {"PUT": scopes.IDENTITY_WRITE}
 
     @extend_schema(
@@ -142,7 +96,7 @@ class PersonPhoneView(IdentityApiView):
     def put(self, request, person_id: str):
         # Whether a bind merges, moves or is refused tells whether someone holds the number:
         # without phone:read, binding guesses would complete a masked number as lookups would.
-        self.require_phone_read("phone")
+        self.require_phone_read(field="phone")
         data = valid(s.PhoneInput, request.data)
         person = self.visible_person(person_id)
         holder = bind_phone(
@@ -155,7 +109,7 @@ class PersonPhoneView(IdentityApiView):
         return Response(self.represent(self.read_person(holder.public_id)))
 
 
-class PersonLookupView(IdentityApiView):
+class PersonLookupView(PersonApiView):
     required_scopes = {"GET": scopes.IDENTITY_READ, "POST": scopes.IDENTITY_READ}
 
     @extend_schema(
@@ -175,7 +129,7 @@ class PersonLookupView(IdentityApiView):
                 query["unionid"], query["platform"], allowed_app_ids=restriction
             )
         else:
-            self.require_phone_read("phone")
+            self.require_phone_read(field="phone")
             person = selectors.find_by_phone(query["phone"], allowed_app_ids=restriction)
         body = self.represent(person)
         if body is None:
@@ -201,7 +155,7 @@ class PersonLookupView(IdentityApiView):
                 keys, data["platform"], allowed_app_ids=restriction
             )
         else:
-            self.require_phone_read("phones")
+            self.require_phone_read(field="phones")
             keys = data["phones"]
             found = selectors.find_many_by_phones(keys, allowed_app_ids=restriction)
         results = [
@@ -209,18 +163,3 @@ class PersonLookupView(IdentityApiView):
             for raw, key in zip(data["raw_keys"], keys, strict=True)
         ]
         return Response({"results": results})
-
-
-def valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def valid_query(serializer_class, request) -> dict:
-    """Validate the query string as the schema documents it.
-
-    A plain dict, not the QueryDict: DRF reads an empty value of a form as "absent", which
-    would let `?limit=` or `?type=` through as if they were not there.
-    """
-    return valid(serializer_class, request.query_params.dict())

@@ -3,7 +3,6 @@ from identity.models.audit import Actor, AuditEntry
 from identity.models.client_apps import App, AppKind, Platform
 from identity.models.merges import MergeReason, MergeRecord
 from identity.models.persons import Identity, Person, UnionId
-from identity.models.wechat import FollowerImport, WeChatSession
 
 __all__ = [
     "Actor",
@@ -11,12 +10,10 @@ __all__ = [
     "App",
     "AppKind",
     "AuditEntry",
-    "FollowerImport",
     "Identity",
     "MergeReason",
     "MergeRecord",
     "Person",
     "Platform",
     "UnionId",
-    "WeChatSession",
 ]

@@ -2,16 +2,19 @@
 in every process."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from identity.api.auth import forget_cached_keys
+from config.api.scopes import ALL_SCOPES
 from identity.exceptions import InvalidInput
 from identity.models import Actor, ApiKey, App
 from identity.models.api_keys import generate_key, hash_key
-from identity.scopes import ALL_SCOPES
+from identity.selectors import forget_cached_keys
 from identity.services.audit import record_audit
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def create_api_key(
@@ -59,3 +62,12 @@ def revoke_api_key(*, key: ApiKey, actor: Actor) -> ApiKey:
             record_audit(actor=actor, action="api_key.revoke", target=str(key))
     transaction.on_commit(forget_cached_keys)
     return key
+
+
+def touch_api_key(*, key: ApiKey) -> None:
+    """Record when a key was last used, to the minute: one UPDATE a minute per key at most,
+    so that the hot path does not write on every request (usage telemetry, not audited)."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from identity import crypto
-from identity.models import Actor, App, Person, WeChatSession
+from identity.models import Actor, App, Person
 from identity.services.audit import record_audit
 
 ENCRYPTED_COLUMNS = [
@@ -20,8 +20,14 @@ ENCRYPTED_COLUMNS = [
     (App, "secret_encrypted"),
     (App, "callback_token_encrypted"),
     (App, "aes_key_encrypted"),
-    (WeChatSession, "session_key_encrypted"),
 ]
+
+
+def register_encrypted_column(model, column: str) -> None:
+    """Let an app that builds on identity (a platform's session keys) have its encrypted
+    column rotated with identity's, so that one command leaves nothing under the old key."""
+    if (model, column) not in ENCRYPTED_COLUMNS:
+        ENCRYPTED_COLUMNS.append((model, column))
 
 
 def _rows(model, column: str, after, batch_size: int):

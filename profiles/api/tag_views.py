@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from identity import scopes
+from config.api import scopes
+from config.api.views import ERRORS, ApiView, valid, valid_query
+from identity.api.representation import PersonApiView
 from identity.api.serializers import PersonOut
-from identity.api.views import ERRORS, IdentityApiView, valid, valid_query
 from identity.exceptions import Conflict, NotFound
 from profiles import selectors
 from profiles.api import serializers as s
@@ -16,7 +17,7 @@ from profiles.services.segments import count_segments
 from profiles.services.tags import assign_tags, remove_tag
 
 
-class TagListView(IdentityApiView):
+class TagListView(ApiView):
     required_scopes = {"GET": scopes.IDENTITY_READ}
 
     @extend_schema(operation_id="tags_list", responses={200: s.TagListOut, **ERRORS})
@@ -25,7 +26,7 @@ class TagListView(IdentityApiView):
         return Response({"results": [_tag(tag) for tag in tags]})
 
 
-class PersonTagsView(IdentityApiView):
+class PersonTagsView(PersonApiView):
     required_scopes = {"POST": scopes.TAGS_WRITE}
 
     @extend_schema(
@@ -47,7 +48,7 @@ class PersonTagsView(IdentityApiView):
         return Response(self.represent(self.read_person(person.public_id)))
 
 
-class PersonTagView(IdentityApiView):
+class PersonTagView(PersonApiView):
     required_scopes = {"DELETE": scopes.TAGS_WRITE}
 
     @extend_schema(
@@ -61,7 +62,7 @@ class PersonTagView(IdentityApiView):
         return Response(self.represent(self.read_person(person.public_id)))
 
 
-class SegmentListView(IdentityApiView):
+class SegmentListView(ApiView):
     required_scopes = {"GET": scopes.SEGMENTS_READ}
 
     @extend_schema(operation_id="segments_list", responses={200: s.SegmentListOut, **ERRORS})
@@ -71,7 +72,7 @@ class SegmentListView(IdentityApiView):
         return Response({"results": [_segment(seg, counts[seg.pk]) for seg in segments]})
 
 
-class SegmentDetailView(IdentityApiView):
+class SegmentDetailView(ApiView):
     required_scopes = {"GET": scopes.SEGMENTS_READ}
 
     @extend_schema(operation_id="segments_retrieve", responses={200: s.SegmentOut, **ERRORS})
@@ -81,7 +82,7 @@ class SegmentDetailView(IdentityApiView):
         return Response(_segment(segment, counts[segment.pk]))
 
 
-class SegmentMembersView(IdentityApiView):
+class SegmentMembersView(PersonApiView):
     required_scopes = {"GET": scopes.SEGMENTS_READ}
 
     @extend_schema(

@@ -1,14 +1,15 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from identity import scopes
-from identity.api.views import ERRORS, IdentityApiView, valid, valid_query
+from config.api import scopes
+from config.api.views import ERRORS, ApiView, valid, valid_query
+from identity.api.representation import PersonApiView
 from profiles import selectors
 from profiles.api import serializers as s
 from profiles.services.ingest import ingest_events
 
 
-class EventIngestView(IdentityApiView):
+class EventIngestView(ApiView):
     required_scopes = {"POST": scopes.EVENTS_WRITE}
 
     @extend_schema(
@@ -29,7 +30,7 @@ class EventIngestView(IdentityApiView):
         )
 
 
-class PersonEventsView(IdentityApiView):
+class PersonEventsView(PersonApiView):
     required_scopes = {"GET": scopes.IDENTITY_READ}
 
     @extend_schema(

@@ -2,7 +2,6 @@ from profiles.models.events import Event, EventRollup, EventType
 from profiles.models.segments import Segment, SegmentSnapshot
 from profiles.models.stats import PersonEventStats, PersonStats, PruneRun
 from profiles.models.tags import Tag, TagAssignment, TagGroup, TagKind, TagSource
-from profiles.models.wechat_sync import WeChatTagMember, WeChatTagSync
 
 __all__ = [
     "Event",
@@ -18,6 +17,4 @@ __all__ = [
     "TagGroup",
     "TagKind",
     "TagSource",
-    "WeChatTagMember",
-    "WeChatTagSync",
 ]

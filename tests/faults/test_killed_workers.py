@@ -16,13 +16,14 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from identity.models import AppKind, FollowerImport, Identity, MergeRecord, Person, UnionId
+from identity.models import AppKind, Identity, MergeRecord, Person, UnionId
 from identity.selectors import get_person
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
 from identity.services.resolve import resolve_identity
-from identity.wechat.fake.server import FakeWeChatServer
-from identity.wechat.fake.state import FakeWeChatState
+from platforms.wechat.models import FollowerImport
+from platforms.wechat.test_double.server import FakeWeChatServer
+from platforms.wechat.test_double.state import FakeWeChatState
 from profiles.models import Event, Tag, TagKind
 from profiles.services.definitions import save_tag
 from profiles.services.ingest import ingest_events

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.api.scopes import ALL_SCOPES
 from identity.models import AppKind, Identity, Person, UnionId
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key
 from identity.services.apps import provision_app
 from tests.faults.conftest import free_port, spawn_gunicorn, stop

@@ -2,11 +2,11 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from config.api.scopes import IDENTITY_READ, PHONE_READ
 from identity.exceptions import InvalidInput
 from identity.models import ApiKey, App, AppKind, AuditEntry, MergeReason, MergeRecord, Person
 from identity.models.api_keys import hash_key
 from identity.phones import mask_phone
-from identity.scopes import IDENTITY_READ, PHONE_READ
 from identity.services.api_keys import create_api_key
 from identity.services.merge import merge_persons
 from identity.services.phone import bind_phone

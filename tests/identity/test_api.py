@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.api.scopes import IDENTITY_READ
 from identity.models import MergeRecord, Person
-from identity.scopes import IDENTITY_READ
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 

@@ -4,7 +4,7 @@ what a restricted key sees, and the endpoints that need no key."""
 import pytest
 from rest_framework.test import APIClient
 
-from identity.scopes import IDENTITY_READ
+from config.api.scopes import IDENTITY_READ
 from identity.services.resolve import resolve_identity
 
 pytestmark = pytest.mark.django_db

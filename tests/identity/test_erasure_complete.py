@@ -12,11 +12,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from config.api.scopes import IDENTITY_READ, PERSONS_ERASE
 from identity.exceptions import UndoConflict
 from identity.integrity import run_checks
 from identity.models import AuditEntry, Identity, MergeRecord, Person, UnionId
 from identity.phones import mask_phone
-from identity.scopes import IDENTITY_READ, PERSONS_ERASE
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from identity.services.undo import undo_merge

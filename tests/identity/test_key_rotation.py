@@ -6,12 +6,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from identity import crypto
-from identity.models import App, Person, WeChatSession
+from identity.models import App, Person
 from identity.phones import phone_index
 from identity.selectors import find_by_phone
 from identity.services.app_secrets import set_app_credentials
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
+from platforms.wechat.models import WeChatSession
 
 pytestmark = pytest.mark.django_db
 

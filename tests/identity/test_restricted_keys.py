@@ -9,9 +9,9 @@ import json
 
 import pytest
 
+from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE, PHONE_READ
 from identity.models import Identity, MergeRecord, Person
 from identity.phones import normalize_phone
-from identity.scopes import IDENTITY_READ, IDENTITY_WRITE, PHONE_READ
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 

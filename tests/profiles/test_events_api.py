@@ -1,6 +1,6 @@
 import pytest
 
-from identity.scopes import EVENTS_WRITE, IDENTITY_READ
+from config.api.scopes import EVENTS_WRITE, IDENTITY_READ
 from identity.services.resolve import resolve_identity
 from profiles.models import Event
 from profiles.services.ingest import ingest_events

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from config.api.scopes import IDENTITY_READ, SEGMENTS_READ
 from identity.api.representation import person_representation
-from identity.scopes import IDENTITY_READ, SEGMENTS_READ
 from identity.selectors import get_person
 from identity.services.merge import merge_persons
 from identity.services.resolve import resolve_identity

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.api.scopes import IDENTITY_READ, SEGMENTS_READ, TAGS_WRITE
 from identity.exceptions import InvalidInput
 from identity.models import AuditEntry, Person
-from identity.scopes import IDENTITY_READ, SEGMENTS_READ, TAGS_WRITE
 from identity.services.merge import merge_persons
 from identity.services.resolve import resolve_identity
 from profiles.conditions import matching_persons

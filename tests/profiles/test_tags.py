@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE, TAGS_WRITE
 from identity.exceptions import InvalidInput
 from identity.models import AuditEntry, Person
-from identity.scopes import IDENTITY_READ, IDENTITY_WRITE, TAGS_WRITE
 from identity.services.merge import merge_persons
 from identity.services.resolve import resolve_identity
 from identity.services.undo import undo_merge

@@ -8,7 +8,7 @@ import pytest
 
 from identity.models import Identity, UnionId
 from identity.services.app_secrets import set_app_credentials
-from identity.wechat.callback_crypto import decrypt, encrypt, signature
+from platforms.wechat.callback_crypto import decrypt, encrypt, signature
 from profiles.models import Event
 from tests.wechat.conftest import SERVICE
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from identity.models import Identity
 from identity.services.app_secrets import set_app_credentials
-from identity.wechat.callback_crypto import encrypt, signature
+from platforms.wechat.callback_crypto import encrypt, signature
 from profiles.models import Event
 from tests.wechat.conftest import SERVICE
 

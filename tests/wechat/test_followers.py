@@ -6,10 +6,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from identity.models import FollowerImport, Identity, MergeRecord, Person, UnionId
+from identity.models import Identity, MergeRecord, Person, UnionId
 from identity.services.bulk_resolve import bulk_resolve
-from identity.services.follower_import import import_followers
 from identity.services.resolve import resolve_identity
+from platforms.wechat.models import FollowerImport
+from platforms.wechat.services.follower_import import import_followers
 from tests.wechat.conftest import SERVICE
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,9 @@ import logging
 
 import pytest
 
-from identity.models import Identity, WeChatSession
-from identity.scopes import IDENTITY_READ, IDENTITY_WRITE
+from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE
+from identity.models import Identity
+from platforms.wechat.models import WeChatSession
 from tests.wechat.conftest import MINI, SECRETS, SERVICE
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from identity.models import Identity
-from identity.services.follower_import import import_followers
-from profiles.models import Segment, WeChatTagMember, WeChatTagSync
+from platforms.wechat.models import WeChatTagMember, WeChatTagSync
+from platforms.wechat.services.follower_import import import_followers
+from platforms.wechat.tag_sync import sync_segment_tag
+from profiles.models import Segment
 from profiles.services.definitions import save_segment
 from profiles.services.tags import assign_tags, remove_tag
-from profiles.wechat.tag_sync import sync_segment_tag
 from tests.wechat.conftest import SERVICE
 from tests.wechat.test_followers import add_followers
 

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from config.api.scopes import ALL_SCOPES
 from identity.exceptions import InvalidInput
 from identity.management.commands.create_app import _format
 from identity.models import Actor
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key
 
 

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from config.api.scopes import ALL_SCOPES
 from identity.models import Actor, ApiKey, AppKind, Identity
-from identity.scopes import ALL_SCOPES
 from identity.services.api_keys import create_api_key, revoke_api_key
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
