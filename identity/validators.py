@@ -4,6 +4,10 @@ import re
 
 from identity.exceptions import InvalidInput
 
+# The most items one request carries, for every batch endpoint (lookups, event ingest): large
+# enough to amortise a request, small enough that one statement per step stays fast.
+MAX_BATCH = 1000
+
 IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BLOCKED_VALUES = frozenset(
     {"", "null", "undefined", "none", "nan", "0", "anonymous", "[object object]", "nil"}

@@ -7,9 +7,7 @@ from identity.models import Platform
 from identity.person_sections import sections
 from identity.phones import normalize_phone
 from identity.services.phone import ON_CONFLICT_CHOICES
-from identity.validators import clean_identifier
-
-MAX_BATCH = 1000
+from identity.validators import MAX_BATCH, clean_identifier
 
 
 class StrictCharField(serializers.CharField):

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from profiles.services.ingest import MAX_BATCH
+from identity.validators import MAX_BATCH
 
 
 class EventIn(serializers.Serializer):

@@ -8,7 +8,7 @@ from django.db import connection
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind
 from identity.services.retry import run_atomic_with_retries
-from identity.validators import IDENTIFIER_RE
+from identity.validators import IDENTIFIER_RE, MAX_BATCH
 from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
 from profiles.services.event_subjects import attribute
@@ -16,7 +16,6 @@ from profiles.services.follow import apply_follow_events
 from profiles.services.rules import refresh_rule_tags
 from profiles.services.stats import StoredEvent, apply_events
 
-MAX_BATCH = 1000
 FOLLOW_TYPES = ("subscribe", "unsubscribe", "qr_scan")
 
 

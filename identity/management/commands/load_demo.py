@@ -15,7 +15,8 @@ from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
-from profiles.services.ingest import MAX_BATCH, ingest_events
+from identity.validators import MAX_BATCH
+from profiles.services.ingest import ingest_events
 
 DEMO_APPS = [
     ("wxd0000000000000a1", AppKind.MINIPROGRAM, "Demo shop mini-program"),
