@@ -25,7 +25,7 @@ install: $(STAMP)
 ## and a fake WeChat server on 127.0.0.1:8081, so that the demo works offline.
 run: install
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py load_demo
+	$(PY) -m demo
 	@$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	WECHAT_API_BASE=$${WECHAT_API_BASE:-http://127.0.0.1:$(FAKE_WECHAT_PORT)} DEBUG=$${DEBUG:-1} \

@@ -6,7 +6,9 @@ PostgreSQL in the same statement, and the statement text is fixed, so psycopg pr
 per connection. Compiling the equivalent ORM query cost more than running it.
 
 For a key restricted to apps the statement is a second fixed text, with the key's apps as its
-first parameter (`allowed.app_ids`), so that sections such as stats count only those apps.
+first parameter, so that sections such as stats count only those apps. The statement binds the
+names a section's SQL may use (`identity.person_sections`): `PERSON_ID` through the person row
+`p`, `ALLOWED_APP_IDS` through the `allowed` join of a restricted read.
 """
 
 import json
@@ -50,7 +52,7 @@ WHERE = {
 }
 
 
-_ALLOWED = " CROSS JOIN (SELECT %s::bigint[] AS app_ids) AS allowed"
+_ALLOWED = " CROSS JOIN (SELECT %s::bigint[] AS app_ids) AS allowed"  # ALLOWED_APP_IDS
 
 
 @cache

@@ -1,12 +1,15 @@
 """Sections that other apps add to the person representation (stats, tags).
 
-Each section contributes one SQL expression evaluated per person (`p` is the person row; it must
-return JSON), renders its part of `P` from that value, and documents it for the OpenAPI schema.
-The person read (`identity.person_reads`) puts every section into its single query.
+Each section contributes one SQL expression evaluated per person (it must return JSON), renders
+its part of `P` from that value, and documents it for the OpenAPI schema; identity never imports
+the apps that register them. The person read (`identity.person_reads`) puts every section into
+its single statement, which binds the only names a section's SQL may use:
 
-A section whose content depends on the apps a key may see (stats count events per app) also gives
-`restricted_sql`, used for a key restricted to apps: there `allowed.app_ids` (bigint[]) holds
-the key's apps. Other sections show the same to every key.
+- `PERSON_ID`: the person's pk (the read's `identity_person` row is `p`);
+- `ALLOWED_APP_IDS` (bigint[]): the apps of a key restricted to apps, in `restricted_sql` only.
+
+A section whose content depends on the apps a key may see (stats count events per app) gives
+`restricted_sql`, used for a key restricted to apps; other sections show the same to every key.
 """
 
 from collections.abc import Callable
@@ -14,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+
+PERSON_ID = "p.id"
+ALLOWED_APP_IDS = "allowed.app_ids"
 
 
 @dataclass(frozen=True)

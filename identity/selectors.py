@@ -5,7 +5,7 @@ the representation (stats) are computed from the apps that caller may see.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import reduce
 from operator import or_
 
@@ -14,7 +14,7 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q
 
 from identity.exceptions import PersonNotFound, UnknownApp
-from identity.models import ApiKey, App, AuditEntry, Person, Platform, UnionId
+from identity.models import ApiKey, App, AuditEntry, Identity, Person, Platform, UnionId
 from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
 
@@ -138,6 +138,19 @@ def erased_through_apps(person: Person, app_ids: Iterable[int]) -> bool:
     ).exists()
 
 
+def live_pks(*pks: int) -> list[int]:
+    """Map each person to its survivor (tombstones point straight at a live person)."""
+    rows = dict(Person.objects.filter(pk__in=pks).values_list("pk", "merged_into_id"))
+    return [rows.get(pk) or pk for pk in pks]
+
+
+def visible_in(person_pk: int, app_ids: Collection[int] | None) -> bool:
+    """Whether a caller confined to `app_ids` (None: not confined) can see the person."""
+    if app_ids is None:
+        return True
+    return Identity.objects.filter(person_id=person_pk, app_id__in=app_ids).exists()
+
+
 _keys: dict[str, tuple[float, ApiKey]] = {}
 
 
@@ -167,3 +180,12 @@ def live_api_key(key_hash: str) -> ApiKey | None:
 def forget_cached_keys() -> None:
     """Drop this process's cached keys (a revocation takes effect here at once)."""
     _keys.clear()
+
+
+def find_stored_person(public_id: str) -> Person | None:
+    """Return the person row of a public id as stored, erased or merged away alike, or None.
+
+    Unlike `get_person`, an erased person is found and no merge is followed: a repeated erasure
+    (a retry after a lost answer) must still answer 204, where a read of that id gives 404.
+    """
+    return Person.objects.filter(public_id=public_id).first()

@@ -12,7 +12,7 @@ class ProfilesConfig(AppConfig):
         from identity.person_sections import register_section
         from identity.services.person_data import register_mover
         from profiles import integrity
-        from profiles.api.sections import STATS_SECTION, TAGS_SECTION
+        from profiles.person_sections import STATS_SECTION, TAGS_SECTION
         from profiles.services.person_events import EVENTS_MOVER
         from profiles.services.person_tags import TAGS_MOVER
 

@@ -1,16 +1,21 @@
-"""Reads of events: a person's timeline, newest first, by keyset (cursor) pagination."""
+"""Reads of profiles, each with a fixed number of queries: events, segment members, definitions.
+
+A person's timeline and a segment's members page by keyset (cursor), so that a deep page costs
+what the first one does.
+"""
 
 import base64
 import binascii
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from identity.exceptions import InvalidInput
+from identity.exceptions import InvalidInput, NotFound
 from identity.models import Identity, Person
 from identity.person_reads import read_persons
 from profiles.conditions import compile_condition
-from profiles.models import Event
+from profiles.models import Event, Segment, Tag, TagAssignment
 
 
 def encode_cursor(event: Event) -> str:
@@ -91,6 +96,38 @@ def segment_members(
 def visible_person_ids(allowed_app_ids: set[int]):
     """Subquery of the persons a key restricted to these apps may see."""
     return Identity.objects.filter(app_id__in=allowed_app_ids).values("person_id")
+
+
+def tag_definitions() -> QuerySet[Tag]:
+    """Every tag in key order, each with its group (one query, whatever the count)."""
+    return Tag.objects.select_related("group").order_by("key")
+
+
+def segment_definitions() -> list[Segment]:
+    """Every segment in key order."""
+    return list(Segment.objects.order_by("key"))
+
+
+def get_segment(key: str) -> Segment:
+    """Return the segment of a key; an unknown key is a 404 for the caller."""
+    segment = Segment.objects.filter(key=key).first()
+    if segment is None:
+        raise NotFound("No such segment.")
+    return segment
+
+
+def chosen_tags(tags: QuerySet[Tag]) -> QuerySet[Tag]:
+    """The tags of an admin selection afresh, with their groups, in key order.
+
+    Read again by primary key so that what the changelist added to its rows (member counts)
+    is not computed once more.
+    """
+    return Tag.objects.filter(pk__in=tags.values("pk")).select_related("group").order_by("key")
+
+
+def assignment_count(tags: Iterable[Tag]) -> int:
+    """How many assignments the tags have, counted without loading them (millions, for some)."""
+    return TagAssignment.objects.filter(tag__in=tags).count()
 
 
 def _encode_member_cursor(pk: int) -> str:

@@ -5,13 +5,23 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.api.scopes import ALL_SCOPES
-from identity.models import Actor, AppKind
-from identity.services.api_keys import create_api_key
-from identity.services.apps import provision_app
+from identity.models import AppKind
 from platforms.wechat.test_double.server import FakeWeChatServer
 from platforms.wechat.test_double.state import FakeWeChatState
+from tests.factories import (
+    SYSTEM,
+    ApiKeyFactory,
+    AppFactory,
+    H5Factory,
+    MiniProgramFactory,
+    PersonFactory,
+    SegmentFactory,
+    ServiceAccountFactory,
+)
 
-SYSTEM = Actor.system("tests")
+# The person of the `person` fixtures: tests that name its identifiers import these.
+PERSON_OPENID, PERSON_UNIONID = "oMini1", "oUnion1"
+PERSON_SERVICE_OPENID, PERSON_PHONE = "oSvc1", "13812345678"
 MAX_CLOCK_SKEW_SECONDS = 60
 # Markers by where a test lives (registered in pyproject.toml): `make test` runs everything,
 # `make test-quick` leaves out what is marked slow.
@@ -69,25 +79,24 @@ def actor():
 @pytest.fixture
 def make_app(db):
     def make(appid: str, kind: str = AppKind.MINIPROGRAM, name: str | None = None):
-        app, _ = provision_app(appid=appid, kind=kind, name=name or appid, actor=SYSTEM)
-        return app
+        return AppFactory(appid=appid, kind=kind, name=name or appid)
 
     return make
 
 
 @pytest.fixture
-def miniprogram(make_app):
-    return make_app("wx1111111111111111", AppKind.MINIPROGRAM, "Shop mini-program")
+def miniprogram(db):
+    return MiniProgramFactory(appid="wx1111111111111111", name="Shop mini-program")
 
 
 @pytest.fixture
-def service_account(make_app):
-    return make_app("wx2222222222222222", AppKind.SERVICE_ACCOUNT, "Service account")
+def service_account(db):
+    return ServiceAccountFactory(appid="wx2222222222222222", name="Service account")
 
 
 @pytest.fixture
-def h5(make_app):
-    return make_app("wx3333333333333333", AppKind.H5, "Campaign pages")
+def h5(db):
+    return H5Factory(appid="wx3333333333333333", name="Campaign pages")
 
 
 @pytest.fixture
@@ -95,7 +104,7 @@ def make_client(db):
     """Return an API client authenticated with a new key of the given scopes and apps."""
 
     def make(scopes=ALL_SCOPES, apps=(), name="test key"):
-        _, raw = create_api_key(name=name, scopes=scopes, appids=apps, actor=SYSTEM)
+        _, raw = ApiKeyFactory.with_plaintext(scopes=scopes, apps=apps, name=name)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         return client
@@ -107,6 +116,29 @@ def make_client(db):
 def api(make_client):
     """A client whose key holds every scope and every app."""
     return make_client()
+
+
+@pytest.fixture
+def person(miniprogram):
+    """A person of the mini-program (PERSON_OPENID) with a unionid (PERSON_UNIONID)."""
+    return PersonFactory(openids={miniprogram: PERSON_OPENID}, unionid=PERSON_UNIONID)
+
+
+@pytest.fixture
+def person_with_phone(miniprogram, service_account):
+    """A person of the mini-program and the service account (PERSON_SERVICE_OPENID), one
+    unionid across both, with a phone (PERSON_PHONE)."""
+    return PersonFactory(
+        openids={miniprogram: PERSON_OPENID, service_account: PERSON_SERVICE_OPENID},
+        unionid=PERSON_UNIONID,
+        phone=PERSON_PHONE,
+    )
+
+
+@pytest.fixture
+def vip_segment(db):
+    """The holders of the preset VIP tag."""
+    return SegmentFactory(key="vips", name="VIP members", condition={"tag": "vip"})
 
 
 @pytest.fixture(scope="session")

@@ -117,13 +117,6 @@ def rule_tag(miniprogram):
     return save_tag(tag=tag, actor=SYSTEM)
 
 
-@pytest.fixture
-def segment(vip):
-    return save_segment(
-        segment=Segment(key="vips", name="VIPs", condition={"tag": vip.key}), actor=SYSTEM
-    )
-
-
 def merged_pair(miniprogram, service_account) -> MergeRecord:
     older = resolve_identity(app=miniprogram, openid="oOlder", actor=SYSTEM).person
     younger = resolve_identity(app=service_account, openid="oYounger", actor=SYSTEM).person
@@ -468,7 +461,7 @@ def test_saving_definitions_writes_one_entry_each(db):
         watch.one(action, target=target)
 
 
-def test_refused_definition_changes_write_nothing(alice, vip, segment):
+def test_refused_definition_changes_write_nothing(alice, vip, vip_segment):
     group = save_tag_group(group=TagGroup(key="tier", name="Tier"), actor=SYSTEM)
     gold, silver = (
         save_tag(tag=Tag(key=key, name=key, kind=TagKind.MANUAL, group=group), actor=SYSTEM)

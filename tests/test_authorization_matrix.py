@@ -24,12 +24,11 @@ from config.api.permissions import HasScopes
 from config.api.scopes import ALL_SCOPES, PHONE_READ
 from identity.models import ApiKey, App, AppKind, AuditEntry, Person
 from identity.services.app_secrets import set_app_credentials
-from identity.services.resolve import resolve_identity
 from platforms.wechat.test_double.state import FakeWeChatState
-from profiles.models import Segment, Tag, TagKind
-from profiles.services.definitions import save_segment, save_tag
+from profiles.models import Segment, Tag
 from profiles.services.tags import assign_tags
 from tests.clock import iso_ago
+from tests.factories import PersonFactory, SegmentFactory, TagFactory
 
 API_PREFIX = "api/v1/"
 PUBLIC = {"schema", "docs"}  # the OpenAPI schema and its docs are public by design
@@ -144,23 +143,19 @@ class World:
 @pytest.fixture
 def world(fake_wechat, miniprogram, service_account, make_app, actor):
     """One person in the mini-program and the service account, tagged and in a segment; the
-    WeChat flows of both apps answered by a fake WeChat (as in tests/wechat/conftest.py)."""
+    WeChat flows of both apps answered by a fake WeChat (as in tests/platforms/wechat/)."""
     state = fake_wechat
     for app in (miniprogram, service_account):
         secret = f"matrix-secret-{app.appid}"
         set_app_credentials(app=app, secret=secret, actor=actor)
         state.add_app(app.appid, secret)
     other = make_app("wxMatrixOther00000", AppKind.H5, "Another app")
-    person = resolve_identity(
-        app=miniprogram, openid=OPENID_MINI, unionid=UNIONID, actor=actor
-    ).person
-    resolve_identity(app=service_account, openid=OPENID_SERVICE, unionid=UNIONID, actor=actor)
-    tag = save_tag(tag=Tag(key="matrix-vip", name="Matrix VIP", kind=TagKind.MANUAL), actor=actor)
-    assign_tags(person=person, keys=[tag.key], actor=actor)
-    segment = save_segment(
-        segment=Segment(key="matrix-vips", name="Matrix VIPs", condition={"tag": tag.key}),
-        actor=actor,
+    person = PersonFactory(
+        openids={miniprogram: OPENID_MINI, service_account: OPENID_SERVICE}, unionid=UNIONID
     )
+    tag = TagFactory(key="matrix-vip", name="Matrix VIP")
+    assign_tags(person=person, keys=[tag.key], actor=actor)
+    segment = SegmentFactory(key="matrix-vips", name="Matrix VIPs", condition={"tag": tag.key})
     return World(
         mini=miniprogram,
         service=service_account,

@@ -1,12 +1,18 @@
-"""Persons: read-only, searched by exact identifiers only (no LIKE scans over personal data)."""
+"""Persons: read-only, searched by exact identifiers only (no LIKE scans over personal data).
+
+Apps built on identity add their columns, filters, actions and sections through
+`identity.admin.person_extensions`, so that this stays the only admin of persons.
+"""
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from identity.admin.common import ReadOnlyInline
 from identity.admin.erasure import PersonEraseAction
+from identity.admin.person_extensions import person_admin_extensions
 from identity.exceptions import InvalidInput
 from identity.models import App, Identity, Person, Platform, UnionId
 from identity.phones import normalize_phone
@@ -77,42 +83,94 @@ class UnionIdInline(ReadOnlyInline, admin.TabularInline):
     readonly_fields = fields
 
 
+LIST_DISPLAY = (
+    "public_id",
+    "phone",
+    "unionid_count",
+    "identity_count",
+    "created_at",
+    "merged_into",
+    "erased_at",
+)
+FIELDS = (
+    "public_id",
+    "phone",
+    "merged_into",
+    "merged_at",
+    "erased_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _extended(option: str) -> tuple:
+    """The items that the registered extensions add to one option, in registration order."""
+    return tuple(
+        item for extension in person_admin_extensions() for item in getattr(extension, option)
+    )
+
+
 @admin.register(Person)
 class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
-    list_display = (
-        "public_id",
-        "phone",
-        "unionid_count",
-        "identity_count",
-        "created_at",
-        "merged_into",
-        "erased_at",
-    )
+    """The one person admin: identity's columns, filters and sections, then the extensions'.
+
+    The options that extensions extend are properties rather than get_* hooks, so that Django's
+    system checks and every reader of an option see the extended value.
+    """
+
     list_select_related = ("merged_into",)
-    list_filter = (StateFilter,)
     search_fields = ("=public_id",)  # shows the search box; get_search_results does the work
     search_help_text = _("Exact public id, openid, unionid or phone number.")
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
-    fields = (
-        "public_id",
-        "phone",
-        "merged_into",
-        "merged_at",
-        "erased_at",
-        "created_at",
-        "updated_at",
-    )
-    readonly_fields = fields
-    inlines = (UnionIdInline, IdentityInline)
-    actions = ("erase_persons",)
+
+    @property
+    def list_display(self):
+        return (*LIST_DISPLAY, *_extended("list_display"))
+
+    @property
+    def list_filter(self):
+        return (StateFilter, *_extended("list_filter"))
+
+    @property
+    def actions(self):
+        return ("erase_persons", *_extended("actions"))
+
+    @property
+    def inlines(self):
+        return (UnionIdInline, IdentityInline, *_extended("inlines"))
+
+    @property
+    def fieldsets(self):
+        return ((None, {"fields": FIELDS}), *_extended("fieldsets"))
+
+    @property
+    def readonly_fields(self):
+        return tuple(flatten_fieldsets(self.fieldsets))
+
+    def __getattr__(self, name):
+        """Find the extensions' displays and action permissions, which Django looks up by name.
+
+        Called only for names the admin itself lacks, so an extension cannot shadow its own.
+        """
+        permission = name.removeprefix("has_").removesuffix("_permission")
+        for extension in person_admin_extensions():
+            if name in extension.displays:
+                return extension.displays[name]
+            if name == f"has_{permission}_permission" and permission in extension.permissions:
+                return extension.permissions[permission]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_queryset(self, request):
-        return (
+        queryset = (
             super()
             .get_queryset(request)
             .annotate(identity_total=_count_of(Identity), unionid_total=_count_of(UnionId))
         )
+        for extension in person_admin_extensions():
+            if extension.queryset is not None:
+                queryset = extension.queryset(queryset)
+        return queryset
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -1,17 +1,86 @@
-"""The person representation `P` of DESIGN.md, built without per-row queries.
+"""The person representation `P` of DESIGN.md: each key declared once, built without queries.
 
 Built as plain dicts from the JSON rows that `person_reads.read_persons` has PostgreSQL
 aggregate: a batch lookup shapes up to 1000 persons per request, where a nested DRF serializer
-(or a query per relation) would dominate the response time. `PersonSerializer` in
-serializers.py documents the same shape for the OpenAPI schema (tests keep the two in step).
+(or a query per relation) would dominate the response time. The schema's `PersonOut` and
+`IdentityOut` are derived from the same declarations (`identity.api.shapes`), so that the
+documented shape and the one built cannot drift apart. Sections that other apps register
+(stats, tags) bring their own part of both (`identity.person_sections`).
 """
+
+from collections.abc import Callable
+
+from rest_framework import serializers
 
 from config.api import scopes
 from config.api.views import ApiView
 from identity import selectors
+from identity.api.shapes import Key, Shape, schema_fields
 from identity.exceptions import PersonNotFound
 from identity.models import Person
 from identity.person_sections import sections
+
+# One identity of `P`: its keys are those of the read's `identity_rows`, shown as read.
+IDENTITY_FIELDS: dict[str, Callable[[], serializers.Field]] = {
+    "appid": serializers.CharField,
+    "app_kind": serializers.CharField,
+    "openid": serializers.CharField,
+    "followed": lambda: serializers.BooleanField(allow_null=True),
+    "followed_at": lambda: serializers.DateTimeField(allow_null=True),
+}
+_IDENTITY_KEYS = tuple(IDENTITY_FIELDS)
+
+
+def _phone(person: Person, show_phone: bool, allowed_app_ids: set[int] | None) -> str | None:
+    phone = person.phone_e164
+    if not phone:
+        return None
+    return phone if show_phone else person.phone_masked
+
+
+def _identities(person: Person, show_phone: bool, allowed_app_ids: set[int] | None) -> list:
+    return [
+        {key: row[key] for key in _IDENTITY_KEYS}
+        for row in person.identity_rows
+        if allowed_app_ids is None or row["app_id"] in allowed_app_ids
+    ]
+
+
+# The person's own keys, each valued from (person, show_phone, allowed_app_ids), in the order
+# answers show them: the sections go between the two. (The schema lists the sections after
+# both; each order is as published.)
+BEFORE_SECTIONS: Shape = {
+    "id": Key(serializers.CharField, lambda person, *_: person.public_id),
+    "unionids": Key(
+        lambda: serializers.DictField(child=serializers.CharField()),
+        lambda person, *_: {row["platform"]: row["unionid"] for row in person.unionid_rows},
+    ),
+    "phone": Key(
+        lambda: serializers.CharField(allow_null=True, help_text="Masked without phone:read."),
+        _phone,
+    ),
+    "identities": Key(lambda: IdentityOut(many=True), _identities),
+}
+AFTER_SECTIONS: Shape = {
+    "created_at": Key(serializers.DateTimeField, lambda person, *_: person.created_at.isoformat()),
+    "updated_at": Key(serializers.DateTimeField, lambda person, *_: person.updated_at.isoformat()),
+}
+# As (name, value) pairs: the builder runs per person, up to 1000 a request.
+_BEFORE = tuple((name, key.value) for name, key in BEFORE_SECTIONS.items())
+_AFTER = tuple((name, key.value) for name, key in AFTER_SECTIONS.items())
+
+
+class IdentityOut(serializers.Serializer):
+    def get_fields(self):
+        return {name: field() for name, field in IDENTITY_FIELDS.items()}
+
+
+class PersonOut(serializers.Serializer):
+    def get_fields(self):
+        fields = schema_fields({**BEFORE_SECTIONS, **AFTER_SECTIONS})
+        for section in sections():
+            fields[section.name] = section.schema()
+        return fields
 
 
 def person_representation(
@@ -26,28 +95,13 @@ def person_representation(
     """
     if person.sections_for != allowed_app_ids:
         raise ValueError("The person was read for another app restriction than the caller's.")
-    phone = person.phone_e164
-    identities = [
-        {
-            "appid": row["appid"],
-            "app_kind": row["app_kind"],
-            "openid": row["openid"],
-            "followed": row["followed"],
-            "followed_at": row["followed_at"],
-        }
-        for row in person.identity_rows
-        if allowed_app_ids is None or row["app_id"] in allowed_app_ids
-    ]
-    body = {
-        "id": person.public_id,
-        "unionids": {row["platform"]: row["unionid"] for row in person.unionid_rows},
-        "phone": (phone if show_phone else person.phone_masked) if phone else None,
-        "identities": identities,
-    }
+    body = {}
+    for name, value in _BEFORE:
+        body[name] = value(person, show_phone, allowed_app_ids)
     for section in sections():
         body[section.name] = section.render(person)
-    body["created_at"] = person.created_at.isoformat()
-    body["updated_at"] = person.updated_at.isoformat()
+    for name, value in _AFTER:
+        body[name] = value(person, show_phone, allowed_app_ids)
     return body
 
 

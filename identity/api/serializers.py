@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
+from identity.api.representation import PersonOut
 from identity.exceptions import InvalidInput
 from identity.models import Platform
-from identity.person_sections import sections
 from identity.phones import normalize_phone
 from identity.services.phone import ON_CONFLICT_CHOICES
 from identity.validators import MAX_BATCH, clean_identifier
@@ -131,30 +131,8 @@ class PhoneInput(serializers.Serializer):
         return _normalize_phone(value)
 
 
-# Response shapes (documentation; built by representation.person_representation).
-
-
-class IdentityOut(serializers.Serializer):
-    appid = serializers.CharField()
-    app_kind = serializers.CharField()
-    openid = serializers.CharField()
-    followed = serializers.BooleanField(allow_null=True)
-    followed_at = serializers.DateTimeField(allow_null=True)
-
-
-class PersonOut(serializers.Serializer):
-    id = serializers.CharField()
-    unionids = serializers.DictField(child=serializers.CharField())
-    phone = serializers.CharField(allow_null=True, help_text="Masked without phone:read.")
-    identities = IdentityOut(many=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-    def get_fields(self):
-        fields = super().get_fields()
-        for section in sections():
-            fields[section.name] = section.schema()
-        return fields
+# Response shapes (documentation): `P` is PersonOut, declared with its builder in
+# representation.py.
 
 
 class ResolveOut(serializers.Serializer):

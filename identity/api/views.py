@@ -9,7 +9,6 @@ from identity import selectors
 from identity.api import serializers as s
 from identity.api.representation import PersonApiView
 from identity.exceptions import PersonNotFound
-from identity.models import Person
 from identity.services.erase import erase_person, erase_person_apps
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
@@ -62,7 +61,7 @@ class PersonDetailView(PersonApiView):
         summary="Erase a person's personal data, or a restricted key's apps' part (idempotent)",
     )
     def delete(self, request, person_id: str):
-        person = Person.objects.filter(public_id=person_id).first()
+        person = selectors.find_stored_person(person_id)
         if person is None:
             raise PersonNotFound()
         restriction = self.key.allowed_app_ids

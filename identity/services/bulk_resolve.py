@@ -12,7 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from identity.exceptions import DomainError
-from identity.models import Actor, App, AuditEntry, Identity, Person, UnionId
+from identity.models import Actor, App, AuditEntry, Identity, Person
+from identity.services.bulk_plan import Plan, plan_entries, read_known
 from identity.services.resolve import resolve_identity
 
 
@@ -30,72 +31,67 @@ def bulk_resolve(*, app: App, entries: dict[str, str | None], actor: Actor) -> B
     result = BulkResolution()
     if not entries:
         return result
-    found = _identities(app, list(entries))
-    person_unionid = dict(
-        UnionId.objects.filter(
-            person_id__in={person for person, _ in found.values()}, platform=app.platform
-        ).values_list("person_id", "unionid")
-    )
-    wanted = {unionid for unionid in entries.values() if unionid}
-    known_unions = dict(
-        UnionId.objects.filter(platform=app.platform, unionid__in=wanted).values_list(
-            "unionid", "person_id"
-        )
-    )
-    new_persons: list[tuple[str, str | None]] = []
-    new_links: list[tuple[str, int]] = []
-    new_unions: list[tuple[int, str]] = []
-    slow: list[str] = []
-    claimed: set[str] = set()
-    for openid, unionid in entries.items():
-        if openid in found:
-            person = found[openid][0]
-            if unionid is None or person_unionid.get(person) == unionid:
-                result.subjects[openid] = found[openid]
-            elif (
-                person not in person_unionid
-                and unionid not in known_unions
-                and unionid not in claimed
-            ):
-                new_unions.append((person, unionid))
-                claimed.add(unionid)
-                result.subjects[openid] = found[openid]
-            else:
-                slow.append(openid)
-        elif unionid is None:
-            new_persons.append((openid, None))
-        elif unionid in known_unions:
-            new_links.append((openid, known_unions[unionid]))
-        elif unionid in claimed:
-            slow.append(openid)
-        else:
-            claimed.add(unionid)
-            new_persons.append((openid, unionid))
-
-    persons = Person.objects.bulk_create([Person() for _ in new_persons])
-    fresh = {openid: person.pk for (openid, _), person in zip(new_persons, persons, strict=True)}
-    inserted = _insert_identities(app, [*fresh.items(), *new_links])
-    lost = [pk for openid, pk in fresh.items() if openid not in inserted]
-    if lost:
-        _delete_persons(lost)
-    slow += [openid for openid, _ in [*fresh.items(), *new_links] if openid not in inserted]
+    plan = plan_entries(entries, read_known(app, entries))
+    result.subjects.update(plan.subjects)
+    fresh, inserted = _insert_new(app, plan)
     result.subjects.update(inserted)
     result.created = sum(1 for openid in fresh if openid in inserted)
-
-    unions = [(fresh[o], u) for o, u in new_persons if u and o in inserted] + new_unions
+    unions = _unionids_to_store(plan, fresh, inserted)
     stored = _insert_unionids(app, unions)
-    for person, unionid in unions:
-        if unionid not in stored:  # taken meanwhile: resolve_identity will merge or refuse
-            slow += [o for o, (p, _) in result.subjects.items() if p == person]
+    plan.slow += _lost_unionids(unions, stored, result.subjects)
     _audit(
         actor,
         app,
         created=[(pk, inserted[o][1]) for o, pk in fresh.items() if o in inserted],
-        linked=[inserted[o] for o, _ in new_links if o in inserted],
+        linked=[inserted[o] for o, _ in plan.new_links if o in inserted],
         unions={person: stored[unionid] for person, unionid in unions if unionid in stored},
         identities=dict(result.subjects.values()),
     )
+    _resolve_one_by_one(app, entries, plan.slow, actor, result)
+    return result
 
+
+def _insert_new(app: App, plan: Plan) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Create the new persons and identities; return (openid -> new person, openid -> subject
+    of each identity stored). An openid stored meanwhile by a concurrent resolve loses its
+    new person and goes to the slow path, which finds the winner's."""
+    persons = Person.objects.bulk_create([Person() for _ in plan.new_persons])
+    fresh = {o: person.pk for (o, _), person in zip(plan.new_persons, persons, strict=True)}
+    inserted = _insert_identities(app, [*fresh.items(), *plan.new_links])
+    lost = [pk for openid, pk in fresh.items() if openid not in inserted]
+    if lost:
+        _delete_persons(lost)
+    plan.slow += [o for o, _ in [*fresh.items(), *plan.new_links] if o not in inserted]
+    return fresh, inserted
+
+
+def _unionids_to_store(
+    plan: Plan, fresh: dict[str, int], inserted: dict[str, tuple[int, int]]
+) -> list[tuple[int, str]]:
+    """(person, unionid) pairs to store: the new persons' whose identity was stored (a lost one
+    goes to the slow path with its unionid), then the known persons' first unionids."""
+    created = [(fresh[o], u) for o, u in plan.new_persons if u and o in inserted]
+    return created + plan.new_unions
+
+
+def _lost_unionids(
+    unions: list[tuple[int, str]], stored: dict[str, int], subjects: dict[str, tuple[int, int]]
+) -> list[str]:
+    """The openids of persons whose unionid was taken meanwhile: resolve_identity will merge
+    or refuse."""
+    return [
+        openid
+        for person, unionid in unions
+        if unionid not in stored
+        for openid, (owner, _) in subjects.items()
+        if owner == person
+    ]
+
+
+def _resolve_one_by_one(
+    app: App, entries: dict[str, str | None], slow: list[str], actor: Actor, result: BulkResolution
+) -> None:
+    """Resolve what the fast path left, one at a time: resolve_identity knows every rule."""
     for openid in dict.fromkeys(slow):
         try:
             person = resolve_identity(
@@ -107,14 +103,6 @@ def bulk_resolve(*, app: App, entries: dict[str, str | None], actor: Actor) -> B
             continue
         identity = Identity.objects.get(app=app, openid=openid)
         result.subjects[openid] = (person.pk, identity.pk)
-    return result
-
-
-def _identities(app: App, openids: list[str]) -> dict[str, tuple[int, int]]:
-    rows = Identity.objects.filter(app=app, openid__in=openids).values_list(
-        "openid", "person_id", "pk"
-    )
-    return {openid: (person, pk) for openid, person, pk in rows}
 
 
 def _insert_identities(app: App, rows: list[tuple[str, int]]) -> dict[str, tuple[int, int]]:

@@ -1,12 +1,12 @@
-"""Row locks in a fixed order, and the checks made under them (merge conflicts, what a caller
-confined to some apps may reach)."""
+"""Row locks on persons, always taken in primary-key order so that concurrent merges, erasures
+and event batches cannot deadlock, each checking that what it locked is still live."""
 
 from collections.abc import Collection
 
-from django.db.models import Count
+from django.db import connection
 
 from identity.exceptions import PersonNotFound
-from identity.models import Identity, Person, UnionId
+from identity.models import Person
 from identity.services.retry import StaleRead
 
 
@@ -19,12 +19,6 @@ def lock_persons(*pks: int) -> dict[int, Person]:
     return persons
 
 
-def live_pks(*pks: int) -> list[int]:
-    """Map each person to its survivor (tombstones point straight at a live person)."""
-    rows = dict(Person.objects.filter(pk__in=pks).values_list("pk", "merged_into_id"))
-    return [rows.get(pk) or pk for pk in pks]
-
-
 def lock_live_persons(*pks: int) -> dict[int, Person]:
     """Lock persons and insist they are still live; a tombstone means the caller read too early."""
     persons = lock_persons(*pks)
@@ -33,43 +27,22 @@ def lock_live_persons(*pks: int) -> dict[int, Person]:
     return persons
 
 
-def visible_in(person_pk: int, app_ids: Collection[int] | None) -> bool:
-    """Whether a caller confined to `app_ids` (None: not confined) can see the person."""
-    if app_ids is None:
-        return True
-    return Identity.objects.filter(person_id=person_pk, app_id__in=app_ids).exists()
+def share_lock_live_persons(pks: Collection[int]) -> None:
+    """Lock persons FOR SHARE in primary-key order and insist they are live (nor erased).
 
-
-def merge_conflicts(
-    first: Person, second: Person, *, visible_app_ids: Collection[int] | None = None
-) -> dict[str, object]:
-    """Return what stops two persons from becoming one (invariant 2), empty when nothing does.
-
-    A caller confined to `visible_app_ids` learns of conflicts in its own apps by appid and of
-    the others only that they exist: an answer must not name an app the caller cannot see.
+    Writers that only add to persons (event batches) share the lock and run side by side; a
+    merge or erasure (FOR UPDATE) waits for them to commit. Raises StaleRead (the caller's
+    transaction retries) when a person was merged away or erased after it was read.
     """
-    conflicts: dict[str, object] = {}
-    shared_apps = (
-        Identity.objects.filter(person__in=[first, second])
-        .values("app_id", "app__appid")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-    )
-    rows = list(shared_apps)
-    shown = [r for r in rows if visible_app_ids is None or r["app_id"] in visible_app_ids]
-    if shown:
-        conflicts["apps"] = sorted(row["app__appid"] for row in shown)
-    if len(shown) < len(rows):
-        conflicts["other_apps"] = "both persons hold an openid in an app outside this key"
-    shared_platforms = (
-        UnionId.objects.filter(person__in=[first, second])
-        .values("platform")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-    )
-    platforms = sorted(row["platform"] for row in shared_platforms)
-    if platforms:
-        conflicts["unionid_platforms"] = platforms
-    if first.phone_index and second.phone_index and first.phone_index != second.phone_index:
-        conflicts["phone"] = "both persons hold a different phone number"
-    return conflicts
+    pks = set(pks)
+    if not pks:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, merged_into_id IS NULL AND erased_at IS NULL FROM identity_person "
+            "WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+            [sorted(pks)],
+        )
+        rows = cursor.fetchall()
+    if len(rows) != len(pks) or not all(live for _, live in rows):
+        raise StaleRead("a person was merged or erased before it could be locked")

@@ -5,9 +5,11 @@ from collections.abc import Collection
 from django.utils import timezone
 
 from identity.exceptions import MergeConflict, PersonErased
+from identity.merge_conflicts import merge_conflicts
 from identity.models import Actor, Identity, MergeReason, MergeRecord, Person, UnionId
+from identity.selectors import live_pks
 from identity.services.audit import person_snapshot, record_audit
-from identity.services.locking import live_pks, lock_live_persons, merge_conflicts
+from identity.services.locking import lock_live_persons
 from identity.services.person_data import movers
 from identity.services.retry import run_atomic_with_retries
 

@@ -5,10 +5,12 @@ from typing import Literal
 
 from identity import crypto
 from identity.exceptions import PersonErased, PhoneConflict
+from identity.merge_conflicts import merge_conflicts
 from identity.models import Actor, MergeReason, Person
 from identity.phones import mask_phone, normalize_phone
+from identity.selectors import visible_in
 from identity.services.audit import record_audit
-from identity.services.locking import lock_live_persons, merge_conflicts, visible_in
+from identity.services.locking import lock_live_persons
 from identity.services.merge import _merge
 from identity.services.retry import run_atomic_with_retries
 

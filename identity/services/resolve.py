@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from identity.exceptions import OpenidConflict, UnionidConflict, UnverifiedLink
 from identity.models import Actor, App, Identity, MergeReason, Person, UnionId
+from identity.selectors import visible_in
 from identity.services.audit import record_audit
-from identity.services.locking import lock_live_persons, visible_in
+from identity.services.locking import lock_live_persons
 from identity.services.merge import _merge
 from identity.services.retry import StaleRead, run_atomic_with_retries
 from identity.validators import clean_identifier

@@ -15,6 +15,7 @@ from django.conf import settings
 from identity.models import App
 from platforms.wechat import tokens
 from platforms.wechat.errors import (
+    Errcode,
     WeChatError,
     WeChatTokenExpired,
     WeChatUnavailable,
@@ -77,7 +78,7 @@ class WeChatClient:
                 error = error_for(
                     errcode, body.get("errmsg", "") if isinstance(body, dict) else "", endpoint=path
                 )
-            if not isinstance(error, WeChatUnavailable) or error.errcode == 45011:
+            if not isinstance(error, WeChatUnavailable) or error.errcode == Errcode.RATE_LIMITED:
                 raise error
             if attempt < RETRIES:
                 logger.info("WeChat %s busy (errcode %s), retrying", path, error.errcode)

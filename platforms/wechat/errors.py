@@ -1,10 +1,40 @@
-"""WeChat error codes (PLATFORM.md) as exceptions, and how the API answers each.
+"""WeChat error codes (PLATFORM.md), named once, as exceptions, and how the API answers each.
 
-Messages never carry secrets, session keys, tokens or phone numbers: only the code and WeChat's
-own short error text, which names none of them.
+Code elsewhere (the client, the tag sync, the fake server) names a code by `Errcode` rather than
+by its number. Messages never carry secrets, session keys, tokens or phone numbers: only the code
+and WeChat's own short error text, which names none of them.
 """
 
+from enum import IntEnum
+
 from config.upstream import UpstreamError
+
+
+class Errcode(IntEnum):
+    """The `errcode` values the service handles or the fake server answers, by their meaning."""
+
+    OK = 0
+    BUSY = -1
+    INVALID_CREDENTIAL = 40001  # access token invalid (or another's newer token replaced it)
+    INVALID_OPENID = 40003
+    INVALID_APPID = 40013
+    INVALID_ACCESS_TOKEN = 40014
+    INVALID_CODE = 40029
+    INVALID_OPENID_LIST = 40032  # empty or too long a list of openids
+    INVALID_URL = 40066
+    INVALID_APPSECRET = 40125
+    CODE_USED = 40163
+    HIGH_RISK_USER = 40226
+    ACCESS_TOKEN_MISSING = 41001
+    ACCESS_TOKEN_EXPIRED = 42001
+    RATE_LIMITED = 45011
+    TOO_MANY_TAGS = 45056  # 100 tags per account
+    USER_TAG_LIMIT = 45059  # 20 tags per user
+    DUPLICATE_TAG_NAME = 45157
+    TAG_NAME_TOO_LONG = 45158
+    INVALID_TAG_ID = 45159
+    DATA_FORMAT_ERROR = 47001
+    API_UNAUTHORIZED = 48001  # the user granted no `snsapi_userinfo`
 
 
 class WeChatError(UpstreamError):
@@ -79,22 +109,22 @@ class WeChatUserTagLimit(WeChatError):
 
 
 ERRORS_BY_CODE: dict[int, type[WeChatError]] = {
-    -1: WeChatUnavailable,
-    45011: WeChatUnavailable,
-    40029: WeChatBadCode,
-    40163: WeChatBadCode,
-    40226: WeChatUserBlocked,
-    48001: WeChatScopeMissing,
-    40125: WeChatCredentialsRejected,
-    40013: WeChatCredentialsRejected,
-    40001: WeChatTokenExpired,
-    40014: WeChatTokenExpired,
-    42001: WeChatTokenExpired,
-    45056: WeChatTagLimit,
-    45157: WeChatDuplicateTagName,
-    45159: WeChatInvalidTag,
-    45059: WeChatUserTagLimit,
-    40032: WeChatError,
+    Errcode.BUSY: WeChatUnavailable,
+    Errcode.RATE_LIMITED: WeChatUnavailable,
+    Errcode.INVALID_CODE: WeChatBadCode,
+    Errcode.CODE_USED: WeChatBadCode,
+    Errcode.HIGH_RISK_USER: WeChatUserBlocked,
+    Errcode.API_UNAUTHORIZED: WeChatScopeMissing,
+    Errcode.INVALID_APPSECRET: WeChatCredentialsRejected,
+    Errcode.INVALID_APPID: WeChatCredentialsRejected,
+    Errcode.INVALID_CREDENTIAL: WeChatTokenExpired,
+    Errcode.INVALID_ACCESS_TOKEN: WeChatTokenExpired,
+    Errcode.ACCESS_TOKEN_EXPIRED: WeChatTokenExpired,
+    Errcode.TOO_MANY_TAGS: WeChatTagLimit,
+    Errcode.DUPLICATE_TAG_NAME: WeChatDuplicateTagName,
+    Errcode.INVALID_TAG_ID: WeChatInvalidTag,
+    Errcode.USER_TAG_LIMIT: WeChatUserTagLimit,
+    Errcode.INVALID_OPENID_LIST: WeChatError,
 }
 
 

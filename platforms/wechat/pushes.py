@@ -96,6 +96,7 @@ def handle_push(app: App, push: Push) -> str:
             }
         ],
         actor=ACTOR,
+        source="wechat_push",
     )
     if result.errors:
         logger.warning(

@@ -14,7 +14,7 @@ from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind, Identity
 from identity.services.audit import record_audit
 from platforms.wechat.client import get_client
-from platforms.wechat.errors import WeChatDuplicateTagName, WeChatError
+from platforms.wechat.errors import Errcode, WeChatDuplicateTagName, WeChatError
 from platforms.wechat.models import WeChatTagMember, WeChatTagSync
 from profiles.conditions import matching_persons
 from profiles.models import Segment
@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 CALL_SIZE = 50
 TAG_NAME_LIMIT = 30
+# A call of 50 refused for these is retried one openid at a time (see `_tag`); one openid refused
+# for the follower's own reasons (over the 20-tag limit, no longer following) counts as failed.
+ONE_FOLLOWER_REFUSED = frozenset({Errcode.USER_TAG_LIMIT, Errcode.INVALID_OPENID})
+RETRY_ONE_BY_ONE = ONE_FOLLOWER_REFUSED | {Errcode.INVALID_OPENID_LIST}
 
 
 def sync_segment_tag(*, segment: Segment, app: App, actor: Actor) -> WeChatTagSync:
@@ -101,7 +105,7 @@ def _tag(client, sync, identity_ids: list[int], openids: dict[int, str], *, unta
             client.tag_users(sync.app, sync.wechat_tag_id, [openids[i] for i in chunk], untag=untag)
             succeeded = chunk
         except WeChatError as exc:
-            if exc.errcode not in (45059, 40003, 40032):
+            if exc.errcode not in RETRY_ONE_BY_ONE:
                 raise
             succeeded = []
             for identity_id in chunk:
@@ -111,7 +115,7 @@ def _tag(client, sync, identity_ids: list[int], openids: dict[int, str], *, unta
                     )
                     succeeded.append(identity_id)
                 except WeChatError as single:
-                    if single.errcode not in (45059, 40003):
+                    if single.errcode not in ONE_FOLLOWER_REFUSED:
                         raise
                     failed += 1
         _record(sync, succeeded, untag=untag)

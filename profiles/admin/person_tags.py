@@ -62,74 +62,79 @@ class AddTagForm(RemoveTagForm):
         return value
 
 
-class PersonTagActions:
-    """Bulk actions with a form page (tag, expiry) that also work on "select all" across pages."""
+TAG_ACTION_TEMPLATE = "admin/profiles/person_tag_action.html"
 
-    tag_action_template = "admin/profiles/person_tag_action.html"
 
-    def has_tag_permission(self, request):
-        return request.user.has_perm("profiles.change_tagassignment")
+def can_tag(request) -> bool:
+    """Answer the person admin's has_tag_permission, which the two actions require."""
+    return request.user.has_perm("profiles.change_tagassignment")
 
-    @admin.action(description=_("Add tag…"), permissions=["tag"])
-    def add_tag(self, request, queryset):
-        return self._tag_action(request, queryset, AddTagForm, "add_tag")
 
-    @admin.action(description=_("Remove tag…"), permissions=["tag"])
-    def remove_tag(self, request, queryset):
-        return self._tag_action(request, queryset, RemoveTagForm, "remove_tag")
+@admin.action(description=_("Add tag…"), permissions=["tag"])
+def add_tag(model_admin, request, queryset):
+    return _tag_action(model_admin, request, queryset, AddTagForm, "add_tag")
 
-    def _tag_action(self, request, queryset, form_class, action):
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._tag_action_page(request, queryset, form, action)
-        tag = form.cleaned_data["tag"]
-        # A plain queryset of the selected persons: the list's annotations are not needed.
-        persons = list(Person.objects.filter(pk__in=queryset.values("pk")).order_by("pk"))
-        actor = Actor.admin(request.user)
-        try:
-            if action == "add_tag":
-                count = bulk_assign_tag(
-                    persons=persons,
-                    key=tag.key,
-                    actor=actor,
-                    expires_at=form.cleaned_data["expires_at"],
-                )
-                message = ngettext(
-                    "Added tag “%(tag)s” to %(count)d person.",
-                    "Added tag “%(tag)s” to %(count)d persons.",
-                    count,
-                )
-            else:
-                count = bulk_remove_tag(persons=persons, key=tag.key, actor=actor)
-                message = ngettext(
-                    "Removed tag “%(tag)s” from %(count)d person.",
-                    "Removed tag “%(tag)s” from %(count)d persons.",
-                    count,
-                )
-        except DomainError as exc:
-            self.message_user(request, describe_error(exc), level=messages.ERROR)
-            return None
-        self.message_user(request, message % {"tag": tag.name, "count": count}, messages.SUCCESS)
+
+@admin.action(description=_("Remove tag…"), permissions=["tag"])
+def remove_tag(model_admin, request, queryset):
+    return _tag_action(model_admin, request, queryset, RemoveTagForm, "remove_tag")
+
+
+def _tag_action(model_admin, request, queryset, form_class, action):
+    """Ask for the tag (and expiry) on a form page, then apply it to the selected persons,
+    "select all" across pages included."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if not form.is_valid():
+        return _tag_action_page(model_admin, request, queryset, form, action)
+    tag = form.cleaned_data["tag"]
+    # A plain queryset of the selected persons: the list's annotations are not needed.
+    persons = list(Person.objects.filter(pk__in=queryset.values("pk")).order_by("pk"))
+    actor = Actor.admin(request.user)
+    try:
+        if action == "add_tag":
+            count = bulk_assign_tag(
+                persons=persons,
+                key=tag.key,
+                actor=actor,
+                expires_at=form.cleaned_data["expires_at"],
+            )
+            message = ngettext(
+                "Added tag “%(tag)s” to %(count)d person.",
+                "Added tag “%(tag)s” to %(count)d persons.",
+                count,
+            )
+        else:
+            count = bulk_remove_tag(persons=persons, key=tag.key, actor=actor)
+            message = ngettext(
+                "Removed tag “%(tag)s” from %(count)d person.",
+                "Removed tag “%(tag)s” from %(count)d persons.",
+                count,
+            )
+    except DomainError as exc:
+        model_admin.message_user(request, describe_error(exc), level=messages.ERROR)
         return None
+    model_admin.message_user(request, message % {"tag": tag.name, "count": count}, messages.SUCCESS)
+    return None
 
-    def _tag_action_page(self, request, queryset, form, action):
-        count = queryset.count()
-        sample = list(queryset.order_by("pk").values_list("public_id", flat=True)[:PREVIEW])
-        title = _("Add a tag to persons") if action == "add_tag" else _("Remove a tag from persons")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "form": form,
-            "media": self.media + form.media,
-            "action": action,
-            "adding": action == "add_tag",
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "count": count,
-            "sample": sample,
-            "more": count - len(sample),
-            "changelist_url": request.get_full_path(),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.tag_action_template, context)
+
+def _tag_action_page(model_admin, request, queryset, form, action):
+    count = queryset.count()
+    sample = list(queryset.order_by("pk").values_list("public_id", flat=True)[:PREVIEW])
+    title = _("Add a tag to persons") if action == "add_tag" else _("Remove a tag from persons")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "media": model_admin.media + form.media,
+        "action": action,
+        "adding": action == "add_tag",
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "count": count,
+        "sample": sample,
+        "more": count - len(sample),
+        "changelist_url": request.get_full_path(),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, TAG_ACTION_TEMPLATE, context)

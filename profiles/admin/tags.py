@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from identity.admin.common import DomainErrorsAsMessages
 from identity.models import Actor
+from profiles import selectors
 from profiles.admin.deletion import DeleteThroughService
 from profiles.admin.forms import (
     CONDITION_OVERRIDES,
@@ -159,9 +160,8 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
     @admin.action(description=gettext_lazy("Refresh now"), permissions=["change"])
     def refresh_now(self, request, queryset):
         actor = Actor.admin(request.user)
-        chosen = Tag.objects.filter(pk__in=queryset.values("pk")).select_related("group")
         skipped = 0
-        for tag in chosen.order_by("key"):
+        for tag in selectors.chosen_tags(queryset):
             if not tag.is_rule:
                 skipped += 1
                 continue
@@ -198,7 +198,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
                 protected.append(
                     _("%(tag)s is used by %(users)s.") % {"tag": tag.key, "users": ", ".join(users)}
                 )
-        held = TagAssignment.objects.filter(tag__in=objs).count()
+        held = selectors.assignment_count(objs)
         counts = {Tag._meta.verbose_name_plural: len(objs)}
         if held:
             counts[TagAssignment._meta.verbose_name_plural] = held

@@ -8,11 +8,11 @@ from config.api import scopes
 from config.api.views import ERRORS, ApiView, valid, valid_query
 from identity.api.representation import PersonApiView
 from identity.api.serializers import PersonOut
-from identity.exceptions import Conflict, NotFound
+from identity.exceptions import Conflict
 from profiles import selectors
 from profiles.api import serializers as s
 from profiles.conditions import ConditionInvalid
-from profiles.models import Segment, Tag, TagSource
+from profiles.models import Segment, TagSource
 from profiles.services.segments import count_segments
 from profiles.services.tags import assign_tags, remove_tag
 
@@ -22,8 +22,8 @@ class TagListView(ApiView):
 
     @extend_schema(operation_id="tags_list", responses={200: s.TagListOut, **ERRORS})
     def get(self, request):
-        tags = Tag.objects.select_related("group").order_by("key")
-        return Response({"results": [_tag(tag) for tag in tags]})
+        tags = selectors.tag_definitions()
+        return Response({"results": [s.tag_definition(tag) for tag in tags]})
 
 
 class PersonTagsView(PersonApiView):
@@ -67,7 +67,7 @@ class SegmentListView(ApiView):
 
     @extend_schema(operation_id="segments_list", responses={200: s.SegmentListOut, **ERRORS})
     def get(self, request):
-        segments = list(Segment.objects.order_by("key"))
+        segments = selectors.segment_definitions()
         counts = count_segments(segments, allowed_app_ids=self.key.allowed_app_ids)
         return Response({"results": [_segment(seg, counts[seg.pk]) for seg in segments]})
 
@@ -77,7 +77,7 @@ class SegmentDetailView(ApiView):
 
     @extend_schema(operation_id="segments_retrieve", responses={200: s.SegmentOut, **ERRORS})
     def get(self, request, key: str):
-        segment = _segment_or_404(key)
+        segment = selectors.get_segment(key)
         counts = count_segments([segment], allowed_app_ids=self.key.allowed_app_ids)
         return Response(_segment(segment, counts[segment.pk]))
 
@@ -102,7 +102,7 @@ class SegmentMembersView(PersonApiView):
     )
     def get(self, request, key: str):
         query = valid_query(s.MembersQuery, request)
-        segment = _segment_or_404(key)
+        segment = selectors.get_segment(key)
         app = self.app(query["appid"]) if "appid" in query else None
         try:
             members, next_cursor = selectors.segment_members(
@@ -126,25 +126,6 @@ class SegmentMembersView(PersonApiView):
                 body["openid"] = member.app_openid
             results.append(body)
         return Response({"results": results, "next_cursor": next_cursor})
-
-
-def _segment_or_404(key: str) -> Segment:
-    segment = Segment.objects.filter(key=key).first()
-    if segment is None:
-        raise NotFound("No such segment.")
-    return segment
-
-
-def _tag(tag: Tag) -> dict:
-    return {
-        "key": tag.key,
-        "name": tag.name,
-        "group": tag.group.key if tag.group_id else None,
-        "exclusive": bool(tag.group_id and tag.group.exclusive),
-        "kind": tag.kind,
-        "condition": tag.condition,
-        "description": tag.description,
-    }
 
 
 def _segment(segment: Segment, count: int | None) -> dict:

@@ -1,3 +1,5 @@
+"""Event endpoints: thin views over the ingest service and the timeline selector."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
@@ -50,18 +52,5 @@ class PersonEventsView(PersonApiView):
             allowed_app_ids=self.key.allowed_app_ids,
         )
         return Response(
-            {"results": [_event(event) for event in events], "next_cursor": next_cursor}
+            {"results": [s.event_out(event) for event in events], "next_cursor": next_cursor}
         )
-
-
-def _event(event) -> dict:
-    return {
-        "event_id": event.event_id,
-        "type": event.type_id,
-        "appid": event.app.appid if event.app_id else None,
-        "occurred_at": event.occurred_at.isoformat(),
-        "received_at": event.received_at.isoformat(),
-        "amount": f"{event.amount:.2f}" if event.amount is not None else None,
-        "channel": event.channel,
-        "properties": event.properties,
-    }

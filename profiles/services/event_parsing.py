@@ -10,31 +10,42 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from identity.exceptions import InvalidInput
-from identity.models import App
+from identity.models import App, Person
 from identity.validators import clean_identifier
+from profiles.models import Event
 
-EVENT_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-PERSON_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-MAX_PROPERTIES_BYTES = 8 * 1024
-MAX_AMOUNT = Decimal("9999999999.99")
-OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=1)
-# PostgreSQL refuses offsets past 15:59 from UTC (Python takes up to 23:59), and ISO 8601 writes
-# an offset as hours and minutes: the text must end in Z or one (+08:00, +0800, +08).
-MAX_OFFSET = timedelta(hours=15, minutes=59)
-OFFSET_RE = re.compile(r"(?:Z|[+-]\d\d(?::?[0-5]\d)?)\Z", re.ASCII)
-PAY = "pay"
-KNOWN_FIELDS = {
+# The contract of one event (DESIGN.md, event `E`): its fields, and limits that are those of the
+# columns storing them. The API documents the same (`EventIn` is built from these names and
+# limits), so that changing one here changes the check, the storage and the documentation.
+FIELDS = (
     "event_id",
     "appid",
     "openid",
     "person_id",
     "type",
     "occurred_at",
-    "properties",
     "amount",
     "channel",
-}
+    "properties",
+)
+EVENT_ID_MAX_LENGTH = Event._meta.get_field("event_id").max_length
+PERSON_ID_MAX_LENGTH = Person._meta.get_field("public_id").max_length
+CHANNEL_MAX_LENGTH = Event._meta.get_field("channel").max_length
+AMOUNT_MAX_DIGITS = Event._meta.get_field("amount").max_digits
+AMOUNT_DECIMAL_PLACES = Event._meta.get_field("amount").decimal_places
+CENT = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)
+MAX_AMOUNT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES) - CENT
+MAX_PROPERTIES_BYTES = 8 * 1024
+EVENT_ID_RE = re.compile(rf"[A-Za-z0-9_.:-]{{1,{EVENT_ID_MAX_LENGTH}}}")
+PERSON_ID_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{PERSON_ID_MAX_LENGTH}}}")
+OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+# PostgreSQL refuses offsets past 15:59 from UTC (Python takes up to 23:59), and ISO 8601 writes
+# an offset as hours and minutes: the text must end in Z or one (+08:00, +0800, +08).
+MAX_OFFSET = timedelta(hours=15, minutes=59)
+MAX_OFFSET_TEXT = f"{MAX_OFFSET.seconds // 3600}:{MAX_OFFSET.seconds // 60 % 60:02}"
+OFFSET_RE = re.compile(r"(?:Z|[+-]\d\d(?::?[0-5]\d)?)\Z", re.ASCII)
+PAY = "pay"
 
 
 @dataclass
@@ -77,13 +88,15 @@ def parse_event(
     if not isinstance(raw, dict):
         raise ItemError("invalid", "Each event must be an object.", {"event": ["Not an object."]})
     errors: dict[str, list[str]] = {}
-    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         errors.update({name: ["Unknown field."] for name in unknown})
 
     event_id = raw.get("event_id")
     if not isinstance(event_id, str) or not EVENT_ID_RE.fullmatch(event_id):
-        errors["event_id"] = ["Required: 1 to 64 characters of A-Z, a-z, 0-9, _ . : -."]
+        errors["event_id"] = [
+            f"Required: 1 to {EVENT_ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, _ . : -."
+        ]
 
     type_key = raw.get("type")
     if not isinstance(type_key, str) or type_key not in types:
@@ -100,8 +113,8 @@ def parse_event(
     channel = raw.get("channel", "")
     if channel is None:
         channel = ""
-    if not isinstance(channel, str) or len(channel) > 64 or not _storable(channel):
-        errors["channel"] = ["Must be a string of at most 64 characters."]
+    if not isinstance(channel, str) or len(channel) > CHANNEL_MAX_LENGTH or not _storable(channel):
+        errors["channel"] = [f"Must be a string of at most {CHANNEL_MAX_LENGTH} characters."]
 
     properties = raw.get("properties", {})
     if properties is None:
@@ -145,10 +158,12 @@ def _parse_time(value, errors) -> datetime | None:
         errors["occurred_at"] = ["Include a time zone offset (e.g. +08:00 or Z)."]
         return None
     if not OFFSET_RE.search(value) or abs(parsed.utcoffset()) > MAX_OFFSET:
-        errors["occurred_at"] = ["Give the offset as Z or +hh:mm, between -15:59 and +15:59."]
+        errors["occurred_at"] = [
+            f"Give the offset as Z or +hh:mm, between -{MAX_OFFSET_TEXT} and +{MAX_OFFSET_TEXT}."
+        ]
         return None
     if not OLDEST <= parsed <= timezone.now() + FUTURE_TOLERANCE:
-        errors["occurred_at"] = ["Must lie between 2000-01-01 and tomorrow."]
+        errors["occurred_at"] = [f"Must lie between {OLDEST:%Y-%m-%d} and tomorrow."]
         return None
     return parsed
 
@@ -194,7 +209,7 @@ def _parse_amount(raw, type_key, errors) -> Decimal | None:
     if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
         errors["amount"] = [f"Must be between 0 and {MAX_AMOUNT}."]
         return None
-    cents = amount.quantize(Decimal("0.01"))
+    cents = amount.quantize(CENT)
     if cents != amount:
         errors["amount"] = ["At most two decimal places."]
         return None

@@ -12,11 +12,9 @@ from identity.validators import IDENTIFIER_RE, MAX_BATCH
 from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
 from profiles.services.event_subjects import attribute
-from profiles.services.follow import apply_follow_events
+from profiles.services.follow import FOLLOW_TYPES, apply_follow_events
 from profiles.services.rules import refresh_rule_tags
-from profiles.services.stats import StoredEvent, apply_events
-
-FOLLOW_TYPES = ("subscribe", "unsubscribe", "qr_scan")
+from profiles.services.stats_updates import StoredEvent, apply_events
 
 
 @dataclass
@@ -28,14 +26,19 @@ class IngestResult:
 
 
 def ingest_events(
-    *, events: object, actor: Actor, allowed_app_ids: set[int] | None = None
+    *,
+    events: object,
+    actor: Actor,
+    allowed_app_ids: set[int] | None = None,
+    source: str = "events",
 ) -> IngestResult:
     """Store a batch of events for their persons and keep the persons' stats current.
 
     Invalid items are reported by index and skipped; the valid ones are written in one
     transaction (events, new persons, stats and follow state together, or nothing). A replayed
     `event_id` of the same app is counted as a duplicate and changes nothing; another app's
-    identical id is its own event (the namespace is per app).
+    identical id is its own event (the namespace is per app). `source` names the feed (the
+    events API, WeChat pushes) in the audit entry of the follow changes.
     """
     if not isinstance(events, list) or not events:
         raise InvalidInput({"events": ["A non-empty list of events is required."]})
@@ -67,7 +70,7 @@ def ingest_events(
         seen.add(key)
         parsed.append(event)
     if parsed:
-        run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids))
+        run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids, source))
     if result.person_ids:
         # Rule tags of the batch's persons follow their new stats at once, in transactions of
         # their own so that the ingest itself stays short.
@@ -76,7 +79,9 @@ def ingest_events(
     return result
 
 
-def _store(events: list[ParsedEvent], result: IngestResult, actor: Actor, allowed_app_ids) -> None:
+def _store(
+    events: list[ParsedEvent], result: IngestResult, actor: Actor, allowed_app_ids, source: str
+) -> None:
     subjects, errors = attribute(events, allowed_app_ids=allowed_app_ids, actor=actor)
     writable = [event for event in events if event.index in subjects]
     stored = _insert_events(writable, subjects)
@@ -88,7 +93,7 @@ def _store(events: list[ParsedEvent], result: IngestResult, actor: Actor, allowe
         identity_pk = subjects[event.index][1]
         if event.type in FOLLOW_TYPES and identity_pk and event.app.kind == AppKind.SERVICE_ACCOUNT:
             follows.append((identity_pk, event))
-    apply_follow_events(follows)
+    apply_follow_events(follows, actor=actor, source=source)
     # Assigned last: a retried transaction starts again from a clean result.
     result.errors.extend(errors)
     result.accepted = len(stored)

@@ -4,7 +4,7 @@ from django.db import connection
 
 from identity.models import Person
 from identity.services.person_data import PersonDataMover
-from profiles.services.stats import rebuild_stats
+from profiles.services.stats_rebuild import rebuild_stats
 
 
 def move_events(loser: Person, survivor: Person, moved: dict) -> dict:

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import PruneRun
-from profiles.services.stats import new_channel_wins
+from profiles.services.stats_updates import new_channel_wins
 
 
 def prune_events(

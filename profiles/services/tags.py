@@ -49,7 +49,7 @@ def assign_tags(
         person = lock_live_persons(person.pk)[person.pk]
         if person.erased_at:
             raise PersonErased()
-        replaced = _assign(person.pk, tags, actor=actor, source=source, expires_at=expires_at)
+        replaced = _assign([person.pk], tags, actor=actor, source=source, expires_at=expires_at)
         record_audit(
             actor=actor,
             action="tag.assign",
@@ -64,25 +64,37 @@ def assign_tags(
     return person
 
 
-def _assign(person_pk, tags, *, actor, source, expires_at) -> list[str]:
+def _assign(person_pks: list[int], tags: list[Tag], *, actor, source, expires_at) -> list[str]:
+    """Give each person the tags in a constant number of statements, whatever their number.
+
+    One upsert: a tag already held keeps its first assignment time (and its exclusive group)
+    and takes the new expiry, source and author. The other tags of an exclusive group go first,
+    so that the group's unique constraint holds. Returns the keys displaced.
+    """
     exclusive = {tag.group_id for tag in tags if tag.group and tag.group.exclusive}
     displaced = TagAssignment.objects.filter(
-        person_id=person_pk, exclusive_group_id__in=exclusive
+        person_id__in=person_pks, exclusive_group_id__in=exclusive
     ).exclude(tag__in=tags)
-    replaced = list(displaced.values_list("tag__key", flat=True))
-    displaced.delete()
-    for tag in tags:
-        TagAssignment.objects.update_or_create(
-            person_id=person_pk,
-            tag=tag,
-            defaults={"expires_at": expires_at, "source": source, "assigned_by": str(actor)},
-            create_defaults={
-                "expires_at": expires_at,
-                "source": source,
-                "assigned_by": str(actor),
-                "exclusive_group_id": tag.group_id if tag.group and tag.group.exclusive else None,
-            },
-        )
+    replaced = sorted(set(displaced.values_list("tag__key", flat=True))) if exclusive else []
+    if replaced:
+        displaced.delete()
+    TagAssignment.objects.bulk_create(
+        [
+            TagAssignment(
+                person_id=person_pk,
+                tag=tag,
+                expires_at=expires_at,
+                source=source,
+                assigned_by=str(actor),
+                exclusive_group_id=tag.group_id if tag.group_id in exclusive else None,
+            )
+            for person_pk in person_pks
+            for tag in tags
+        ],
+        update_conflicts=True,
+        unique_fields=["person", "tag"],
+        update_fields=["expires_at", "source", "assigned_by"],
+    )
     return replaced
 
 
@@ -111,10 +123,15 @@ def bulk_assign_tag(
     with transaction.atomic():
         locked = lock_persons(*[person.pk for person in persons])
         live = [p for p in locked.values() if not p.erased_at and not p.merged_into_id]
-        for person in live:
-            _assign(person.pk, [tag], actor=actor, source=TagSource.ADMIN, expires_at=expires_at)
         if not live:
             return 0
+        _assign(
+            [person.pk for person in live],
+            [tag],
+            actor=actor,
+            source=TagSource.ADMIN,
+            expires_at=expires_at,
+        )
         record_audit(
             actor=actor,
             action="tag.bulk_assign",

@@ -63,7 +63,7 @@ def stop_postgres(server) -> None:
 
 
 @pytest.fixture
-def service(private_postgres, tmp_path):
+def service_on_private_postgres(private_postgres, tmp_path):
     """Migrate the private database and run the service on it (gunicorn, as in production).
 
     Yields (process, base url, api key, log file).
@@ -135,9 +135,9 @@ def _assert_unavailable(response: httpx.Response) -> None:
 
 
 def test_api_answers_503_while_postgres_is_down_and_recovers_without_restart(
-    service, private_postgres
+    service_on_private_postgres, private_postgres
 ):
-    process, base_url, key, log = service
+    process, base_url, key, log = service_on_private_postgres
     # Given a healthy service with persistent connections open in both threads
     for _ in range(4):
         assert _get(base_url, "/healthz").json() == {"status": "ok", "database": "ok"}

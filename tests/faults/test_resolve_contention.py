@@ -31,7 +31,7 @@ APPS = (
 
 
 @pytest.fixture(params=["unrestricted", "restricted"])
-def service(request, child_env, tmp_path, actor):
+def service_on_test_database(request, child_env, tmp_path, actor):
     """Gunicorn on the test database: 2 workers x 8 threads. Yields (base url, api key).
 
     Twice: with a key of every app, and with a key restricted to the three apps, whose resolves
@@ -91,8 +91,10 @@ def _outcome(responses: list[httpx.Response]) -> tuple[list[tuple[int, str]], se
     return failures, persons
 
 
-def test_concurrent_first_logins_of_one_openid_all_answer_the_one_person(service):
-    base_url, key = service
+def test_concurrent_first_logins_of_one_openid_all_answer_the_one_person(
+    service_on_test_database,
+):
+    base_url, key = service_on_test_database
     appid = APPS[0][0]
     for round_ in range(ROUNDS):
         body = {"appid": appid, "openid": f"oRace{round_}", "unionid": f"uRace{round_}"}
@@ -107,8 +109,10 @@ def test_concurrent_first_logins_of_one_openid_all_answer_the_one_person(service
     assert Person.objects.count() == ROUNDS
 
 
-def test_concurrent_first_logins_in_three_apps_with_one_unionid_join_one_person(service):
-    base_url, key = service
+def test_concurrent_first_logins_in_three_apps_with_one_unionid_join_one_person(
+    service_on_test_database,
+):
+    base_url, key = service_on_test_database
     for round_ in range(ROUNDS):
         bodies = [
             {"appid": appid, "openid": f"oTri{round_}x{n}", "unionid": f"uTri{round_}"}

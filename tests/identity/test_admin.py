@@ -7,10 +7,11 @@ from identity.exceptions import InvalidInput
 from identity.models import ApiKey, App, AppKind, AuditEntry, MergeReason, MergeRecord, Person
 from identity.models.api_keys import hash_key
 from identity.phones import mask_phone
-from identity.services.api_keys import create_api_key
 from identity.services.merge import merge_persons
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
+from tests.conftest import PERSON_OPENID, PERSON_UNIONID
+from tests.factories import ApiKeyFactory
 
 PHONE = "13812345678"
 
@@ -42,12 +43,6 @@ def search(admin_client, term: str) -> set[str]:
 
 
 @pytest.fixture
-def person(miniprogram, actor):
-    result = resolve_identity(app=miniprogram, openid="o_mini_1", unionid="u_union_1", actor=actor)
-    return result.person
-
-
-@pytest.fixture
 def merged(miniprogram, service_account, actor):
     first = resolve_identity(app=miniprogram, openid="o_first", actor=actor).person
     second = resolve_identity(app=service_account, openid="o_second", actor=actor).person
@@ -56,11 +51,8 @@ def merged(miniprogram, service_account, actor):
 
 
 @pytest.fixture
-def api_key(miniprogram, actor):
-    key, _ = create_api_key(
-        name="backend", scopes=[IDENTITY_READ], appids=[miniprogram.appid], actor=actor
-    )
-    return key
+def api_key(miniprogram):
+    return ApiKeyFactory(name="backend", scopes=[IDENTITY_READ], apps=[miniprogram])
 
 
 def test_site_header_is_set():
@@ -126,8 +118,8 @@ def test_person_changelist_query_count_does_not_grow_with_rows(
 
 
 def test_person_search_by_openid_unionid_and_public_id(admin_client, person, merged):
-    assert search(admin_client, "o_mini_1") == {person.public_id}
-    assert search(admin_client, "u_union_1") == {person.public_id}
+    assert search(admin_client, PERSON_OPENID) == {person.public_id}
+    assert search(admin_client, PERSON_UNIONID) == {person.public_id}
     assert search(admin_client, person.public_id) == {person.public_id}
 
 
@@ -144,7 +136,9 @@ def test_person_search_by_exact_phone(admin_client, person, actor):
     assert search(admin_client, "+86 138 1234 5678") == {person.public_id}
 
 
-@pytest.mark.parametrize("term", ["1381234", "5678", "o_mini", "u_union", "138****5678"])
+@pytest.mark.parametrize(
+    "term", ["1381234", "5678", PERSON_OPENID[:-1], PERSON_UNIONID[:-1], "138****5678"]
+)
 def test_person_search_does_not_match_partial_values(admin_client, person, actor, term):
     bind_phone(person=person, phone=PHONE, actor=actor)
 
@@ -158,8 +152,8 @@ def test_person_change_page_shows_the_phone_masked_only(admin_client, person, ac
 
     assert mask_phone("+86" + PHONE) in html
     assert PHONE not in html
-    assert "o_mini_1" in html
-    assert "u_union_1" in html
+    assert PERSON_OPENID in html
+    assert PERSON_UNIONID in html
 
 
 def test_person_changelist_shows_the_phone_masked_only(admin_client, person, actor):
@@ -343,7 +337,8 @@ def test_merge_records_are_read_only(admin_client, merged):
 # Audit
 
 
-def test_audit_search_is_exact_on_target(admin_client, person):
+def test_audit_search_is_exact_on_target(admin_client, person, actor):
+    bind_phone(person=person, phone=PHONE, actor=actor)  # an entry about the person
     url = changelist_url(AuditEntry)
 
     exact = admin_client.get(url, {"q": person.public_id}).context["cl"].result_list

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from identity.models import AuditEntry, Identity, Person, UnionId
 from identity.services.merge import merge_persons
-from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from profiles.models import Event
 from profiles.services.ingest import ingest_events
@@ -21,9 +20,8 @@ ACTION = "erase_persons"
 
 
 @pytest.fixture
-def person(miniprogram, service_account, actor):
-    person = resolve_identity(app=miniprogram, openid="oMini1", unionid="oUnion1", actor=actor)
-    resolve_identity(app=service_account, openid="oSvc1", unionid="oUnion1", actor=actor)
+def paying_person(person_with_phone, miniprogram, actor):
+    """The `person_with_phone`, with a payment in the mini-program (stats, an event)."""
     result = ingest_events(
         events=[
             {
@@ -39,7 +37,7 @@ def person(miniprogram, service_account, actor):
         actor=actor,
     )
     assert result.accepted == 1
-    return bind_phone(person=person.person, phone="13812345678", actor=actor)
+    return person_with_phone
 
 
 def erase(client, *persons, confirm=True):
@@ -76,26 +74,26 @@ def test_the_registered_person_admin_offers_erasure_and_the_tag_actions(rf, admi
     assert str(actions[ACTION][2]) == "Erase selected persons (personal data)"
 
 
-def test_the_action_first_asks_for_confirmation(admin_client, person):
-    response = erase(admin_client, person, confirm=False)
+def test_the_action_first_asks_for_confirmation(admin_client, paying_person):
+    response = erase(admin_client, paying_person, confirm=False)
 
     assert response.status_code == 200
     assert "admin/identity/person_erase_confirmation.html" in [t.name for t in response.templates]
     page = response.content.decode()
-    assert person.public_id in page
+    assert paying_person.public_id in page
     assert 'name="confirm"' in page
-    assert Person.objects.get(pk=person.pk).erased_at is None
+    assert Person.objects.get(pk=paying_person.pk).erased_at is None
     assert not AuditEntry.objects.filter(action="person.erase").exists()
 
 
 def test_confirming_erases_the_personal_data_and_keeps_the_aggregates(
-    admin_client, admin_user, person, miniprogram, actor
+    admin_client, admin_user, paying_person, miniprogram, actor
 ):
-    response = erase(admin_client, person)
+    response = erase(admin_client, paying_person)
 
     assert response.redirect_chain
     assert shown_messages(response) == ["Erased the personal data of 1 person."]
-    erased = Person.objects.get(pk=person.pk)
+    erased = Person.objects.get(pk=paying_person.pk)
     assert erased.erased_at is not None
     assert erased.phone_encrypted is None
     assert erased.phone_index is None
@@ -114,42 +112,42 @@ def test_confirming_erases_the_personal_data_and_keeps_the_aggregates(
     assert again.person.pk != erased.pk
 
 
-def test_erasing_twice_changes_nothing_more(admin_client, person):
-    erase(admin_client, person)
-    erased_at = Person.objects.get(pk=person.pk).erased_at
+def test_erasing_twice_changes_nothing_more(admin_client, paying_person):
+    erase(admin_client, paying_person)
+    erased_at = Person.objects.get(pk=paying_person.pk).erased_at
 
-    response = erase(admin_client, person)
+    response = erase(admin_client, paying_person)
 
     assert shown_messages(response) == [
         "Erased the personal data of 0 persons. 1 was already erased."
     ]
-    assert Person.objects.get(pk=person.pk).erased_at == erased_at
+    assert Person.objects.get(pk=paying_person.pk).erased_at == erased_at
     assert AuditEntry.objects.filter(action="person.erase").count() == 1
 
 
-def test_a_merged_away_id_erases_its_survivor_once(admin_client, person, h5, actor):
+def test_a_merged_away_id_erases_its_survivor_once(admin_client, paying_person, h5, actor):
     younger = resolve_identity(app=h5, openid="oH5", actor=actor).person
-    merge_persons(first=person, second=younger, reason="manual", actor=actor)
+    merge_persons(first=paying_person, second=younger, reason="manual", actor=actor)
 
-    response = erase(admin_client, person, younger)
+    response = erase(admin_client, paying_person, younger)
 
     assert shown_messages(response) == ["Erased the personal data of 1 person."]
-    assert Person.objects.get(pk=person.pk).erased_at is not None
+    assert Person.objects.get(pk=paying_person.pk).erased_at is not None
     assert AuditEntry.objects.filter(action="person.erase").count() == 1
 
 
-def test_staff_without_the_delete_permission_cannot_erase(client, person):
+def test_staff_without_the_delete_permission_cannot_erase(client, paying_person):
     client.force_login(staff_user("view_person"))
 
     assert ACTION not in offered_actions(client)
-    erase(client, person)
-    assert Person.objects.get(pk=person.pk).erased_at is None
+    erase(client, paying_person)
+    assert Person.objects.get(pk=paying_person.pk).erased_at is None
     assert not AuditEntry.objects.filter(action="person.erase").exists()
 
 
-def test_staff_with_the_delete_permission_can_erase(client, person):
+def test_staff_with_the_delete_permission_can_erase(client, paying_person):
     client.force_login(staff_user("view_person", "delete_person"))
 
     assert ACTION in offered_actions(client)
-    erase(client, person)
-    assert Person.objects.get(pk=person.pk).erased_at is not None
+    erase(client, paying_person)
+    assert Person.objects.get(pk=paying_person.pk).erased_at is not None

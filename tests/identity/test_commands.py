@@ -8,9 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from identity.models import ApiKey, App, AuditEntry, Identity, Person
+from identity.models import ApiKey, App, AuditEntry
 from identity.models.api_keys import hash_key
-from profiles.models import PersonStats
 
 pytestmark = pytest.mark.django_db
 
@@ -80,20 +79,6 @@ def test_create_api_key_rejects_unknown_scopes_and_apps():
             "wxnope",
             stdout=StringIO(),
         )
-
-
-def test_load_demo_creates_apps_persons_shared_unionids_phones_admin_and_key():
-    out = StringIO()
-    call_command("load_demo", persons=60, stdout=out)
-    assert App.objects.values_list("kind", flat=True).distinct().count() == 3
-    assert Person.objects.live().count() >= 50
-    assert Identity.objects.count() > Person.objects.live().count()  # unionids tie apps together
-    assert Person.objects.filter(phone_index__isnull=False).exists()
-    assert PersonStats.objects.filter(pay_count__gt=0).exists()  # demo events feed stats
-    assert "login admin / " in out.getvalue()
-    assert "API key:  uik_" in out.getvalue()
-    call_command("load_demo", persons=60, stdout=StringIO())  # again: no duplicates
-    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
 
 
 def test_production_settings_pass_check_deploy():

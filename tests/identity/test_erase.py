@@ -9,18 +9,9 @@ from identity.services.resolve import resolve_identity
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def person(miniprogram, service_account, actor):
-    person = resolve_identity(
-        app=miniprogram, openid="oMini1", unionid="oUnion1", actor=actor
-    ).person
-    resolve_identity(app=service_account, openid="oSvc1", unionid="oUnion1", actor=actor)
-    return bind_phone(person=person, phone="13812345678", actor=actor)
-
-
-def test_erasure_removes_identifiers_and_phone_and_keeps_the_row(person, actor):
-    erase_person(person=person, actor=actor)
-    erased = Person.objects.get(pk=person.pk)
+def test_erasure_removes_identifiers_and_phone_and_keeps_the_row(person_with_phone, actor):
+    erase_person(person=person_with_phone, actor=actor)
+    erased = Person.objects.get(pk=person_with_phone.pk)
     assert erased.erased_at is not None
     assert erased.phone_encrypted is None
     assert erased.phone_index is None
@@ -29,17 +20,17 @@ def test_erasure_removes_identifiers_and_phone_and_keeps_the_row(person, actor):
     assert AuditEntry.objects.filter(action="person.erase").count() == 1
 
 
-def test_erasure_is_idempotent(person, actor):
-    erase_person(person=person, actor=actor)
-    erase_person(person=person, actor=actor)
+def test_erasure_is_idempotent(person_with_phone, actor):
+    erase_person(person=person_with_phone, actor=actor)
+    erase_person(person=person_with_phone, actor=actor)
     assert AuditEntry.objects.filter(action="person.erase").count() == 1
 
 
-def test_erased_identifiers_resolve_to_a_new_person(person, miniprogram, actor):
-    erase_person(person=person, actor=actor)
+def test_erased_identifiers_resolve_to_a_new_person(person_with_phone, miniprogram, actor):
+    erase_person(person=person_with_phone, actor=actor)
     again = resolve_identity(app=miniprogram, openid="oMini1", unionid="oUnion1", actor=actor)
     assert again.created is True
-    assert again.person.pk != person.pk
+    assert again.person.pk != person_with_phone.pk
     assert bind_phone(person=again.person, phone="13812345678", actor=actor).pk == again.person.pk
 
 
@@ -52,8 +43,9 @@ def test_erasing_a_merged_away_id_erases_the_survivor(miniprogram, h5, actor):
     assert not Identity.objects.exists()
 
 
-def test_erase_over_api(api, person):
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
-    assert api.get(f"/api/v1/persons/{person.public_id}").status_code == 404
+def test_erase_over_api(api, person_with_phone):
+    url = f"/api/v1/persons/{person_with_phone.public_id}"
+    assert api.delete(url).status_code == 204
+    assert api.delete(url).status_code == 204
+    assert api.get(url).status_code == 404
     assert api.get("/api/v1/persons/lookup?unionid=oUnion1").status_code == 404

@@ -43,7 +43,7 @@ PERSONAL_VALUES = (
 
 
 @pytest.fixture
-def rule_tag(service_account, actor):
+def followers_tag(service_account, actor):
     tag = Tag(key="followers", name="Followers", kind=TagKind.RULE)
     tag.condition = {"app": service_account.appid}
     return save_tag(tag=tag, actor=actor)
@@ -58,7 +58,7 @@ def _events(actor, *events):
 
 
 @pytest.fixture
-def person(miniprogram, service_account, h5, rule_tag, actor):
+def full_person(miniprogram, service_account, h5, followers_tag, actor):
     """A person of three apps holding every kind of data, with a merge behind it."""
     mini, svc, web = miniprogram, service_account, h5
     person = resolve_identity(app=mini, openid=MINI_OPENID, unionid=UNIONID, actor=actor).person
@@ -79,7 +79,7 @@ def person(miniprogram, service_account, h5, rule_tag, actor):
         {"appid": web.appid, "openid": H5_OPENID, "properties": {"note": "x"}},
     )
     prune_events(cutoff=ago(days=30))  # the two old events become rollups
-    refresh_rule_tag(tag=rule_tag, actor=actor)
+    refresh_rule_tag(tag=followers_tag, actor=actor)
 
     assert Identity.objects.get(openid=SVC_OPENID).followed is True
     sources = set(TagAssignment.objects.filter(person=person).values_list("source", flat=True))
@@ -102,28 +102,28 @@ def _quoted(entry: AuditEntry) -> list[str]:
     return [value for value in PERSONAL_VALUES if value in text]
 
 
-def test_erasure_removes_tags_channels_and_every_personal_value_from_the_history(api, person):
+def test_erasure_removes_tags_channels_and_every_personal_value_from_the_history(api, full_person):
     history = _history()
-    tags = TagAssignment.objects.filter(person=person).count()
+    tags = TagAssignment.objects.filter(person=full_person).count()
     assert any(_quoted(entry) for entry in AuditEntry.objects.all())
 
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
+    assert api.delete(f"/api/v1/persons/{full_person.public_id}").status_code == 204
 
-    assert not TagAssignment.objects.filter(person=person).exists()
-    events = Event.objects.filter(person=person)
+    assert not TagAssignment.objects.filter(person=full_person).exists()
+    events = Event.objects.filter(person=full_person)
     assert events.count() == 3  # anonymous aggregates stay
     assert not events.exclude(channel="").exists()
     assert not events.exclude(properties={}).exists()
-    rollups = EventRollup.objects.filter(person=person)
+    rollups = EventRollup.objects.filter(person=full_person)
     assert set(rollups.values_list("first_channel", flat=True)) == {""}
-    stats = PersonStats.objects.get(person=person)
+    stats = PersonStats.objects.get(person=full_person)
     assert (stats.first_channel, stats.first_channel_at, stats.pay_count) == ("", None, 1)
     # The history still says what happened, by whom and when, but no longer to whom.
     assert _history()[: len(history)] == history
     assert not [
         (entry.action, _quoted(entry)) for entry in AuditEntry.objects.all() if _quoted(entry)
     ]
-    bind = AuditEntry.objects.filter(action="phone.bind", person=person).first()
+    bind = AuditEntry.objects.filter(action="phone.bind", person=full_person).first()
     assert bind.after["phone"] == "[erased]"
     merge = AuditEntry.objects.get(action="person.merge")
     assert merge.after["phone_replaced"] == "[erased]"
@@ -135,13 +135,13 @@ def test_erasure_removes_tags_channels_and_every_personal_value_from_the_history
     assert erasure.after["audit_entries"] > 0
 
 
-def test_merge_records_lose_the_phone_fingerprint_and_cannot_be_undone(api, person, actor):
-    record = MergeRecord.objects.get(survivor=person)
+def test_merge_records_lose_the_phone_fingerprint_and_cannot_be_undone(api, full_person, actor):
+    record = MergeRecord.objects.get(survivor=full_person)
     fingerprint = record.moved["phone"]
     assert isinstance(fingerprint, str)
     assert record.moved["tags"]["survivor"]
 
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
+    assert api.delete(f"/api/v1/persons/{full_person.public_id}").status_code == 204
 
     record.refresh_from_db()
     assert record.moved["phone"] is True
@@ -151,13 +151,13 @@ def test_merge_records_lose_the_phone_fingerprint_and_cannot_be_undone(api, pers
         undo_merge(record=record, actor=actor)
     record.refresh_from_db()
     assert record.undone_at is None
-    assert Person.objects.get(pk=record.loser_id).merged_into_id == person.pk
+    assert Person.objects.get(pk=record.loser_id).merged_into_id == full_person.pk
 
 
 def test_the_graph_check_passes_after_an_erasure_and_rules_do_not_tag_the_erased_again(
-    api, person, rule_tag, actor
+    api, full_person, followers_tag, actor
 ):
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
+    assert api.delete(f"/api/v1/persons/{full_person.public_id}").status_code == 204
     refresh_rule_tags(actor=actor)
 
     out = StringIO()
@@ -165,11 +165,13 @@ def test_the_graph_check_passes_after_an_erasure_and_rules_do_not_tag_the_erased
 
     assert f"All {len(run_checks())} checks passed." in out.getvalue(), out.getvalue()
     assert set(run_checks().values()) == {0}
-    assert not TagAssignment.objects.filter(person=person).exists()
-    assert person.pk not in set(matching_persons(rule_tag.condition).values_list("pk", flat=True))
+    assert not TagAssignment.objects.filter(person=full_person).exists()
+    assert full_person.pk not in set(
+        matching_persons(followers_tag.condition).values_list("pk", flat=True)
+    )
     # A repeat changes nothing and writes nothing.
     entries = AuditEntry.objects.count()
-    assert api.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
+    assert api.delete(f"/api/v1/persons/{full_person.public_id}").status_code == 204
     assert AuditEntry.objects.count() == entries
 
 
@@ -200,27 +202,27 @@ def mini_key(make_client, miniprogram):
 
 
 def test_a_restricted_key_erases_only_its_apps_part_of_a_shared_person(
-    mini_key, api, person, miniprogram, service_account, h5, django_capture_on_commit_callbacks
+    mini_key, api, full_person, miniprogram, service_account, h5, django_capture_on_commit_callbacks
 ):
-    url = f"/api/v1/persons/{person.public_id}"
+    url = f"/api/v1/persons/{full_person.public_id}"
     with django_capture_on_commit_callbacks(execute=True):
         assert mini_key.delete(url).status_code == 204
 
-    person.refresh_from_db()
-    assert person.erased_at is None
-    assert person.phone_e164 == SECOND_PHONE
-    assert UnionId.objects.filter(person=person, unionid=UNIONID).exists()
-    held = Identity.objects.filter(person=person)
+    full_person.refresh_from_db()
+    assert full_person.erased_at is None
+    assert full_person.phone_e164 == SECOND_PHONE
+    assert UnionId.objects.filter(person=full_person, unionid=UNIONID).exists()
+    held = Identity.objects.filter(person=full_person)
     assert sorted(held.values_list("app_id", flat=True)) == sorted([service_account.pk, h5.pk])
     assert Identity.objects.get(openid=SVC_OPENID).followed is True
     assert not Event.objects.filter(app=miniprogram).exists()
     assert not EventRollup.objects.filter(app=miniprogram).exists()
-    assert Event.objects.filter(person=person).count() == 2
-    assert EventRollup.objects.filter(person=person, app=service_account).count() == 1
-    stats = PersonStats.objects.get(person=person)
+    assert Event.objects.filter(person=full_person).count() == 2
+    assert EventRollup.objects.filter(person=full_person, app=service_account).count() == 1
+    stats = PersonStats.objects.get(person=full_person)
     assert (stats.event_count, stats.pay_count, stats.first_channel) == (3, 0, SVC_CHANNEL)
     # Shared tags stay; the rule tag follows what remains (still a follower).
-    keys = set(TagAssignment.objects.filter(person=person).values_list("tag__key", flat=True))
+    keys = set(TagAssignment.objects.filter(person=full_person).values_list("tag__key", flat=True))
     assert {"vip", "followers"} <= keys
     assert set(run_checks().values()) == {0}
     entry = AuditEntry.objects.get(action="person.erase_apps")
@@ -236,19 +238,19 @@ def test_a_restricted_key_erases_only_its_apps_part_of_a_shared_person(
     entries = AuditEntry.objects.count()
     assert mini_key.delete(url).status_code == 204
     assert AuditEntry.objects.count() == entries
-    assert Identity.objects.filter(person=person).count() == 2
+    assert Identity.objects.filter(person=full_person).count() == 2
 
 
 def test_a_restricted_key_drops_rule_tags_that_depended_on_its_openids(
-    make_client, person, service_account, django_capture_on_commit_callbacks
+    make_client, full_person, service_account, django_capture_on_commit_callbacks
 ):
     svc_key = make_client(scopes=[PERSONS_ERASE], apps=[service_account.appid], name="svc")
     with django_capture_on_commit_callbacks(execute=True):
-        assert svc_key.delete(f"/api/v1/persons/{person.public_id}").status_code == 204
+        assert svc_key.delete(f"/api/v1/persons/{full_person.public_id}").status_code == 204
 
     assert not Identity.objects.filter(app=service_account).exists()
-    assert Person.objects.get(pk=person.pk).erased_at is None
-    keys = set(TagAssignment.objects.filter(person=person).values_list("tag__key", flat=True))
+    assert Person.objects.get(pk=full_person.pk).erased_at is None
+    keys = set(TagAssignment.objects.filter(person=full_person).values_list("tag__key", flat=True))
     assert "vip" in keys
     assert "followers" not in keys
 

@@ -9,6 +9,7 @@ from identity.services.merge import merge_persons
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from identity.services.undo import undo_merge
+from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,11 +18,9 @@ E164 = "+8613812345678"
 
 
 @pytest.fixture
-def two_persons(miniprogram, service_account, actor):
-    older = resolve_identity(
-        app=miniprogram, openid="oMini1", unionid="oUnionA", actor=actor
-    ).person
-    younger = resolve_identity(app=service_account, openid="oService1", actor=actor).person
+def two_persons(miniprogram, service_account):
+    older = PersonFactory(openids={miniprogram: "oMini1"}, unionid="oUnionA")
+    younger = PersonFactory(openids={service_account: "oService1"})
     return older, younger
 
 

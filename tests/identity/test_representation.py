@@ -1,7 +1,6 @@
 import pytest
 
-from identity.api.representation import person_representation
-from identity.api.serializers import IdentityOut, PersonOut
+from identity.api.representation import IdentityOut, PersonOut, person_representation
 from identity.selectors import get_person
 from identity.services.resolve import resolve_identity
 
@@ -17,3 +16,15 @@ def test_representation_matches_the_documented_serializer(miniprogram, actor):
     assert set(body) == set(PersonOut().fields)
     assert set(body["identities"][0]) == set(IdentityOut().fields)
     assert PersonOut(data=body).is_valid(), PersonOut(data=body).errors
+
+
+def test_answers_and_schema_keep_their_published_key_order(miniprogram, actor):
+    """Answers show the sections before the timestamps; the schema lists them after."""
+    person = resolve_identity(app=miniprogram, openid="oMini2", actor=actor).person
+    body = person_representation(
+        get_person(person.public_id), show_phone=False, allowed_app_ids=None
+    )
+    own = ["id", "unionids", "phone", "identities"]
+    assert list(body) == [*own, "tags", "stats", "created_at", "updated_at"]
+    assert list(PersonOut().fields) == [*own, "created_at", "updated_at", "tags", "stats"]
+    assert list(body["identities"][0]) == ["appid", "app_kind", "openid", "followed", "followed_at"]

@@ -12,8 +12,8 @@ import pytest
 from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE, PHONE_READ
 from identity.models import Identity, MergeRecord, Person
 from identity.phones import normalize_phone
-from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
+from tests.factories import PersonFactory
 
 PHONE = "13812345678"
 OTHER_PHONE = "13987654321"
@@ -26,11 +26,8 @@ def own_key(make_client, miniprogram):
     return make_client(scopes=WRITE, apps=[miniprogram.appid])
 
 
-def person_in(app, openid, actor, *, unionid=None, phone=None) -> Person:
-    person = resolve_identity(app=app, openid=openid, unionid=unionid, actor=actor).person
-    if phone:
-        person = bind_phone(person=person, phone=phone, actor=actor)
-    return person
+def person_in(app, openid, *, unionid=None, phone=None) -> Person:
+    return PersonFactory(openids={app: openid}, unionid=unionid, phone=phone)
 
 
 def phone_of(person: Person) -> str | None:
@@ -41,8 +38,8 @@ def phone_of(person: Person) -> str | None:
 def test_a_phone_held_by_a_person_of_another_app_is_not_merged_in(
     own_key, miniprogram, service_account, actor
 ):
-    mine = person_in(miniprogram, "oMine", actor)
-    theirs = person_in(service_account, "oTheirs", actor, phone=PHONE)
+    mine = person_in(miniprogram, "oMine")
+    theirs = person_in(service_account, "oTheirs", phone=PHONE)
 
     response = own_key.put(
         f"/api/v1/persons/{mine.public_id}/phone", {"phone": PHONE}, format="json"
@@ -60,8 +57,8 @@ def test_a_phone_held_by_a_person_of_another_app_is_not_merged_in(
 def test_no_conflict_policy_takes_a_phone_from_a_person_the_key_cannot_see(
     own_key, miniprogram, service_account, actor, on_conflict
 ):
-    mine = person_in(miniprogram, "oMine", actor)
-    theirs = person_in(service_account, "oTheirs", actor, phone=PHONE)
+    mine = person_in(miniprogram, "oMine")
+    theirs = person_in(service_account, "oTheirs", phone=PHONE)
 
     response = own_key.put(
         f"/api/v1/persons/{mine.public_id}/phone",
@@ -78,8 +75,8 @@ def test_a_phone_held_by_a_person_the_key_sees_merges_as_before(
     make_client, miniprogram, service_account, actor
 ):
     key = make_client(scopes=WRITE, apps=[miniprogram.appid, service_account.appid])
-    mine = person_in(miniprogram, "oMine", actor)
-    person_in(service_account, "oTheirs", actor, phone=PHONE)
+    mine = person_in(miniprogram, "oMine")
+    person_in(service_account, "oTheirs", phone=PHONE)
 
     response = key.put(f"/api/v1/persons/{mine.public_id}/phone", {"phone": PHONE}, format="json")
 
@@ -92,8 +89,8 @@ def test_a_phone_held_by_a_person_the_key_sees_merges_as_before(
 
 
 def test_an_unrestricted_key_still_merges_across_apps(api, miniprogram, service_account, actor):
-    mine = person_in(miniprogram, "oMine", actor)
-    person_in(service_account, "oTheirs", actor, phone=PHONE)
+    mine = person_in(miniprogram, "oMine")
+    person_in(service_account, "oTheirs", phone=PHONE)
 
     response = api.put(f"/api/v1/persons/{mine.public_id}/phone", {"phone": PHONE}, format="json")
 
@@ -104,7 +101,7 @@ def test_an_unrestricted_key_still_merges_across_apps(api, miniprogram, service_
 def test_resolving_with_the_unionid_of_a_person_of_another_app_links_nothing(
     own_key, miniprogram, service_account, actor
 ):
-    theirs = person_in(service_account, "oTheirs", actor, unionid="uTheirs", phone=PHONE)
+    theirs = person_in(service_account, "oTheirs", unionid="uTheirs", phone=PHONE)
 
     response = own_key.post(
         "/api/v1/identities/resolve",
@@ -124,8 +121,8 @@ def test_resolving_with_the_unionid_of_a_person_of_another_app_links_nothing(
 def test_a_known_openid_is_not_merged_with_the_person_of_an_unseen_unionid(
     own_key, miniprogram, service_account, actor
 ):
-    mine = person_in(miniprogram, "oMine", actor)
-    person_in(service_account, "oTheirs", actor, unionid="uTheirs")
+    mine = person_in(miniprogram, "oMine")
+    person_in(service_account, "oTheirs", unionid="uTheirs")
 
     response = own_key.post(
         "/api/v1/identities/resolve",
@@ -141,7 +138,7 @@ def test_a_known_openid_is_not_merged_with_the_person_of_an_unseen_unionid(
 
 def test_a_unionid_of_a_person_the_key_sees_links_a_new_openid(make_client, miniprogram, h5, actor):
     key = make_client(scopes=WRITE, apps=[miniprogram.appid, h5.appid])
-    mine = person_in(miniprogram, "oMine", actor, unionid="uMine")
+    mine = person_in(miniprogram, "oMine", unionid="uMine")
 
     response = key.post(
         "/api/v1/identities/resolve",
@@ -154,7 +151,7 @@ def test_a_unionid_of_a_person_the_key_sees_links_a_new_openid(make_client, mini
 
 
 def test_an_unrestricted_key_links_any_unionid(api, miniprogram, service_account, actor):
-    theirs = person_in(service_account, "oTheirs", actor, unionid="uTheirs")
+    theirs = person_in(service_account, "oTheirs", unionid="uTheirs")
 
     response = api.post(
         "/api/v1/identities/resolve",
@@ -171,10 +168,10 @@ def test_conflict_details_name_only_the_keys_own_apps(
 ):
     """Both persons hold an openid of the service account, which the key cannot see."""
     key = make_client(scopes=WRITE, apps=[miniprogram.appid, h5.appid])
-    mine = person_in(miniprogram, "oMine", actor, phone=None)
+    mine = person_in(miniprogram, "oMine", phone=None)
     resolve_identity(app=service_account, openid="oSvcMine", unionid="uMine", actor=actor)
     resolve_identity(app=miniprogram, openid="oMine", unionid="uMine", actor=actor)
-    theirs = person_in(h5, "oPage", actor, phone=PHONE)
+    theirs = person_in(h5, "oPage", phone=PHONE)
     resolve_identity(app=service_account, openid="oSvcTheirs", unionid="uTheirs", actor=actor)
     resolve_identity(app=h5, openid="oPage", unionid="uTheirs", actor=actor)
 
@@ -196,7 +193,7 @@ def test_conflict_details_name_only_the_keys_own_apps(
     ],
 )
 def test_lookups_by_phone_need_phone_read(make_client, miniprogram, actor, method, path, body):
-    person_in(miniprogram, "oMine", actor, phone=PHONE)
+    person_in(miniprogram, "oMine", phone=PHONE)
     masked_only = make_client(scopes=(IDENTITY_READ,))
     full = make_client(scopes=(IDENTITY_READ, PHONE_READ))
 
@@ -211,7 +208,7 @@ def test_lookups_by_phone_need_phone_read(make_client, miniprogram, actor, metho
 
 def test_a_masked_number_cannot_be_completed_by_guessing(make_client, miniprogram, actor):
     """The mask keeps 7 of 11 digits; batch lookups of the 10,000 candidates are refused."""
-    person_in(miniprogram, "oMine", actor, phone=PHONE)
+    person_in(miniprogram, "oMine", phone=PHONE)
     reader = make_client(scopes=(IDENTITY_READ,))
     masked = reader.get("/api/v1/persons/lookup", {"appid": miniprogram.appid, "openid": "oMine"})
     assert masked.json()["phone"] == "+86 138****5678"
@@ -226,8 +223,8 @@ def test_a_masked_number_cannot_be_completed_by_guessing(make_client, miniprogra
 def test_binding_guesses_cannot_complete_a_masked_number(make_client, miniprogram, actor):
     """Whether a bind merges, moves or conflicts tells whether the number is held: binding a
     number needs phone:read, so that guesses bound to a throwaway person reveal nothing."""
-    person_in(miniprogram, "oTarget", actor, phone=PHONE)
-    dummy = person_in(miniprogram, "oDummy", actor)
+    person_in(miniprogram, "oTarget", phone=PHONE)
+    dummy = person_in(miniprogram, "oDummy")
     writer = make_client(scopes=(IDENTITY_READ, IDENTITY_WRITE))
 
     answers = {

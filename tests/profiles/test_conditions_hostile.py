@@ -28,6 +28,7 @@ from profiles.models import PersonStats, Segment, SegmentSnapshot, Tag, TagAssig
 from profiles.services.definitions import save_segment, save_tag
 from profiles.services.rules import refresh_rule_tags
 from profiles.services.segments import count_segments, snapshot_segments
+from tests.factories import SegmentFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +191,7 @@ STORED_BROKEN = {
 def store_rule_tags(conditions: dict) -> None:
     """Write rule tags straight to the table, as a condition saved before the bounds sits."""
     for key, condition in conditions.items():
-        Tag.objects.create(key=key, name=key, kind=TagKind.RULE, condition=condition)
+        TagFactory(key=key, name=key, rule=True, condition=condition)
 
 
 def pay_events(count: int, *, prefix: str) -> list[dict]:
@@ -271,7 +272,7 @@ def test_a_full_refresh_failure_stays_until_a_full_refresh_succeeds(api, app, ac
 def test_a_full_refresh_refreshes_the_sound_tags_and_reports_the_broken(app, actor):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_rule_tags({"huge_total": STORED_BROKEN["huge_total"]})
-    Tag.objects.create(key="mini", name="Mini", kind=TagKind.RULE, condition={"app": MINI})
+    TagFactory(key="mini", name="Mini", rule=True, condition={"app": MINI})
 
     results = {result.tag: result for result in refresh_rule_tags(actor=actor)}
 
@@ -283,7 +284,7 @@ def test_a_full_refresh_refreshes_the_sound_tags_and_reports_the_broken(app, act
 def test_the_refresh_command_refreshes_the_others_and_exits_with_an_error(app, actor, capsys):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_rule_tags({"huge_total": STORED_BROKEN["huge_total"]})
-    Tag.objects.create(key="mini", name="Mini", kind=TagKind.RULE, condition={"app": MINI})
+    TagFactory(key="mini", name="Mini", rule=True, condition={"app": MINI})
 
     with pytest.raises(CommandError, match="huge_total"):
         call_command("refresh_rule_tags")
@@ -314,13 +315,13 @@ def test_the_admin_shows_the_refresh_failure_and_refresh_now_reports_it(admin_cl
 
 def store_segments(conditions: dict) -> None:
     for key, condition in conditions.items():
-        Segment.objects.create(key=key.replace("_", "-"), name=key, condition=condition)
+        SegmentFactory(key=key.replace("_", "-"), name=key, condition=condition)
 
 
 def test_a_broken_stored_segment_has_no_count_and_the_others_still_count(api, app, actor):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_segments(STORED_BROKEN)
-    Segment.objects.create(key="mini", name="Mini", condition={"app": MINI})
+    SegmentFactory(key="mini", name="Mini", condition={"app": MINI})
 
     listing = api.get("/api/v1/segments")
     detail = api.get("/api/v1/segments/huge-total")
@@ -337,7 +338,7 @@ def test_a_broken_stored_segment_has_no_count_and_the_others_still_count(api, ap
 def test_the_admin_segment_pages_mark_a_count_that_failed(admin_client, app, actor):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_segments(STORED_BROKEN)
-    Segment.objects.create(key="mini", name="Mini", condition={"app": MINI})
+    SegmentFactory(key="mini", name="Mini", condition={"app": MINI})
 
     listing = admin_client.get(admin_url(Segment, "changelist"))
     page = admin_client.get(admin_url(Segment, "change", Segment.objects.get(key="many-pays").pk))
@@ -356,7 +357,7 @@ def test_the_admin_segment_pages_mark_a_count_that_failed(admin_client, app, act
 def test_the_daily_snapshot_skips_a_segment_whose_count_failed(app, actor):
     resolve_identity(app=app, openid=BUYER, actor=actor)
     store_segments({"huge_total": STORED_BROKEN["huge_total"]})
-    Segment.objects.create(key="mini", name="Mini", condition={"app": MINI})
+    SegmentFactory(key="mini", name="Mini", condition={"app": MINI})
 
     snapshots = snapshot_segments()
 
@@ -397,10 +398,10 @@ def stats_locked():
 @pytest.mark.pg_timers
 def test_a_count_stopped_by_the_statement_timeout_is_null(api, app, settings, stats_locked):
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 50
-    paying = Segment.objects.create(
+    paying = SegmentFactory(
         key="paying", name="Paying", condition={"field": "pay_count", "op": ">=", "value": 1}
     )
-    Segment.objects.create(key="mini", name="Mini", condition={"has_phone": False})
+    SegmentFactory(key="mini", name="Mini", condition={"has_phone": False})
 
     response = api.get("/api/v1/segments")
 
@@ -420,9 +421,9 @@ def test_slow_segments_share_one_more_timeout_between_them(settings, stats_locke
     """After the combined count timed out, the recounts share one timeout's worth of time: the
     first slow segment spends it, the next is not even sent, the fast one still counts."""
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 300
-    fast = Segment.objects.create(key="fast", name="Fast", condition={"has_phone": True})
+    fast = SegmentFactory(key="fast", name="Fast", condition={"has_phone": True})
     slow = [
-        Segment.objects.create(
+        SegmentFactory(
             key=f"slow{n}", name="Slow", condition={"field": "pay_count", "op": ">=", "value": n}
         )
         for n in (1, 2)
@@ -440,7 +441,7 @@ def test_slow_segments_share_one_more_timeout_between_them(settings, stats_locke
 def test_a_refresh_stopped_by_the_statement_timeout_is_recorded(app, actor, settings, stats_locked):
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 50
     store_rule_tags({"payers": {"field": "pay_count", "op": ">=", "value": 1}})
-    Tag.objects.create(key="mini", name="Mini", kind=TagKind.RULE, condition={"app": MINI})
+    TagFactory(key="mini", name="Mini", rule=True, condition={"app": MINI})
     resolve_identity(app=app, openid=BUYER, actor=actor)
 
     results = {r.tag: r for r in refresh_rule_tags(actor=actor, keys=["payers", "mini"])}

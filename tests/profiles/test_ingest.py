@@ -8,6 +8,7 @@ from identity.models import AuditEntry, Identity, Person
 from identity.services.resolve import resolve_identity
 from profiles.models import Event, EventType, PersonStats
 from profiles.services.ingest import ingest_events
+from tests.factories import EventTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +105,7 @@ def test_unknown_person_id_is_an_item_error(event, actor):
 
 
 def test_inactive_and_registered_types(event, actor):
-    EventType.objects.create(key="quiz_done", name="Quiz done")
+    EventTypeFactory(key="quiz_done", name="Quiz done")
     EventType.objects.filter(key="share").update(is_active=False)
     result = ingest_events(events=[event(type="quiz_done"), event(type="share")], actor=actor)
     assert result.accepted == 1

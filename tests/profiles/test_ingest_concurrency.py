@@ -7,7 +7,7 @@ import pytest
 from identity.models import Identity, Person
 from profiles.models import Event, PersonEventStats, PersonStats
 from profiles.services.ingest import ingest_events
-from profiles.services.stats import rebuild_all_stats
+from profiles.services.stats_rebuild import rebuild_all_stats
 from tests.clock import iso_ago
 from tests.identity.test_concurrency import run_in_threads
 

@@ -20,7 +20,7 @@ from profiles.models import Event, EventRollup, Segment
 from profiles.services.definitions import save_segment
 from profiles.services.ingest import ingest_events
 from profiles.services.prune import prune_events
-from profiles.services.stats import rebuild_all_stats
+from profiles.services.stats_rebuild import rebuild_all_stats
 from profiles.services.tags import assign_tags
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from identity.services.undo import undo_merge
 from profiles.models import Event, EventRollup, PersonEventStats, PersonStats
 from profiles.services.ingest import ingest_events
 from profiles.services.prune import prune_events
-from profiles.services.stats import rebuild_all_stats
+from profiles.services.stats_rebuild import rebuild_all_stats
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,7 @@ from profiles.services.ingest import ingest_events
 from profiles.services.rules import refresh_rule_tag, refresh_rule_tags
 from profiles.services.tags import assign_tags, remove_tag
 from tests.clock import iso_ago
+from tests.factories import PersonFactory, TagFactory, TagGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,22 +29,17 @@ LIFECYCLE = ("new", "active", "dormant", "churned")
 
 
 @pytest.fixture
-def person(miniprogram, actor):
-    return resolve_identity(app=miniprogram, openid="oTag1", actor=actor).person
-
-
-@pytest.fixture
 def tier():
     """An exclusive group with two manual tags."""
-    group = TagGroup.objects.create(key="tier", name="Tier", exclusive=True)
-    gold = Tag.objects.create(key="gold", name="Gold", group=group, kind="manual")
-    silver = Tag.objects.create(key="silver", name="Silver", group=group, kind="manual")
+    group = TagGroupFactory(key="tier", name="Tier", exclusive=True)
+    gold = TagFactory(key="gold", name="Gold", group=group)
+    silver = TagFactory(key="silver", name="Silver", group=group)
     return group, gold, silver
 
 
 @pytest.fixture
 def coupon():
-    return Tag.objects.create(key="coupon_lover", name="Coupon lover", kind="manual")
+    return TagFactory(key="coupon_lover", name="Coupon lover")
 
 
 def held(person) -> list[str]:
@@ -311,10 +307,10 @@ def test_refresh_adds_the_newly_matching_and_removes_the_no_longer_matching(mini
         Person.objects.get(identities__openid=openid)
         for openid in ("oOne", "oTwo", "oThree", "oNone")
     )
-    rule = Tag.objects.create(
+    rule = TagFactory(
         key="big_spender",
         name="Big spender",
-        kind="rule",
+        rule=True,
         condition={"field": "pay_count", "op": ">=", "value": 2},
     )
     # a stale assignment of a person who does not match
@@ -405,7 +401,7 @@ def test_lifecycle_new_then_active(miniprogram, actor):
 
 def test_a_rule_tag_displaces_a_manual_tag_of_its_exclusive_group(miniprogram, actor):
     """Assigning one tag of an exclusive group removes the others, whoever assigned them."""
-    manual = Tag.objects.create(
+    manual = TagFactory(
         key="vip_life", name="VIP life", group=TagGroup.objects.get(key="lifecycle")
     )
     ingest_events(events=[seen(miniprogram, "oLife", 40)], actor=actor)
@@ -439,9 +435,7 @@ def test_ingest_refreshes_rule_tags_of_the_batch_persons_only(miniprogram, actor
 def test_ingest_refreshes_a_rule_tag_that_depends_on_another_rule_tag(miniprogram, actor):
     """A rule tag may use another rule tag (only itself is forbidden): after the ingest that
     makes a repeat buyer, a tag defined as "repeat buyer" must follow, whatever the key order."""
-    loyal = Tag.objects.create(
-        key="loyal", name="Loyal", kind="rule", condition={"tag": "repeat_buyer"}
-    )
+    loyal = TagFactory(key="loyal", name="Loyal", rule=True, condition={"tag": "repeat_buyer"})
 
     ingest_events(events=[pay(miniprogram, "oFan", 2), pay(miniprogram, "oFan", 1)], actor=actor)
 
@@ -517,10 +511,10 @@ def at(person, key, days_ago):
 
 
 @pytest.fixture
-def pair(miniprogram, h5, actor):
+def pair(miniprogram, h5):
     """An older person (the survivor of a merge) and a younger one (the loser)."""
-    older = resolve_identity(app=miniprogram, openid="oOlder", actor=actor).person
-    younger = resolve_identity(app=h5, openid="oYounger", actor=actor).person
+    older = PersonFactory(openids={miniprogram: "oOlder"})
+    younger = PersonFactory(openids={h5: "oYounger"})
     return older, younger
 
 

@@ -23,7 +23,7 @@ from identity.services.apps import provision_app
 from profiles.models import Segment
 from profiles.services.definitions import save_segment
 from profiles.services.rules import refresh_rule_tags
-from profiles.services.stats import rebuild_stats
+from profiles.services.stats_rebuild import rebuild_stats
 
 EVENT_TYPES = (
     ["view"] * 50

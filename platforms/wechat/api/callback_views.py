@@ -26,6 +26,7 @@ from platforms.wechat.callback_crypto import (
 )
 from platforms.wechat.callback_freshness import check_fresh, claim, release
 from platforms.wechat.pushes import PushInvalid, handle_push, parse_push
+from platforms.wechat.selectors import callback_app
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _text(body: str, status: int = 200) -> HttpResponse:
 def callback(request, appid: str):
     if not APPID_RE.fullmatch(appid):
         return _text("bad appid", 400)
-    app = App.objects.filter(appid=appid).first()
+    app = callback_app(appid)
     token = app.get_callback_token() if app else ""
     if not token:
         return _text("unknown app", 403)

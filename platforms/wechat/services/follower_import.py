@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind
 from identity.services.audit import record_audit
 from identity.services.bulk_resolve import bulk_resolve
+from identity.services.follow import FollowObservation, record_follow_changes
 from identity.validators import IDENTIFIER_RE
 from platforms.wechat.client import get_client
 from platforms.wechat.models import FollowerImport
@@ -102,34 +103,16 @@ def _resolve_chunk(app: App, infos: list[dict], actor: Actor) -> tuple[int, int]
             continue
         unionid = str(info.get("unionid") or "").strip() or None
         entries[openid] = unionid if unionid and IDENTIFIER_RE.fullmatch(unionid) else None
-        follow[openid] = (
-            datetime.fromtimestamp(int(info.get("subscribe_time") or 0), tz=UTC),
-            str(info.get("subscribe_scene") or "")[:64],
-        )
+        follow[openid] = {
+            "at": datetime.fromtimestamp(int(info.get("subscribe_time") or 0), tz=UTC),
+            "scene": str(info.get("subscribe_scene") or "")[:64],
+        }
     with transaction.atomic():
         resolution = bulk_resolve(app=app, entries=entries, actor=actor)
-        _mark_following(resolution.subjects, follow)
+        # The list is a snapshot: these identities follow, since their subscribe time.
+        snapshot = [
+            FollowObservation(identity_pk=identity_pk, followed=True, snapshot=True, **follow[o])
+            for o, (_, identity_pk) in resolution.subjects.items()
+        ]
+        record_follow_changes(observations=snapshot, actor=actor, source="follower_import")
     return resolution.created, errors + len(resolution.errors)
-
-
-def _mark_following(subjects: dict[str, tuple[int, int]], follow: dict) -> None:
-    """Record the snapshot: these identities follow, since their subscribe time."""
-    rows = [(subjects[o][1], *follow[o]) for o in subjects if o in follow]
-    if not rows:
-        return
-    ids, times, scenes = (list(column) for column in zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE identity_identity AS i SET
-                followed = TRUE,
-                followed_at = CASE WHEN i.followed IS TRUE THEN i.followed_at ELSE v.at END,
-                subscribe_scene = CASE WHEN i.subscribe_scene = '' THEN v.scene
-                                       ELSE i.subscribe_scene END,
-                updated_at = now()
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS v(id, at, scene)
-            WHERE i.id = v.id
-              AND (i.followed IS NOT TRUE OR i.subscribe_scene = '')
-            """,
-            [ids, times, scenes],
-        )

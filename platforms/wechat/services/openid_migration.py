@@ -9,12 +9,10 @@ app are skipped, so an interrupted run simply continues.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-
 from identity.exceptions import DomainError, InvalidInput
-from identity.models import Actor, App, AppKind, Identity, MergeReason
+from identity.models import Actor, App, AppKind, Identity
 from identity.services.audit import record_audit
-from identity.services.merge import merge_persons
+from identity.services.migrated_openids import link_migrated_openid
 from identity.validators import IDENTIFIER_RE
 from platforms.wechat.client import get_client
 
@@ -27,6 +25,10 @@ class MigrationCounts:
     merged: int = 0
     skipped: int = 0
     failed: int = 0
+
+    def add(self, outcome: str) -> None:
+        """Count one mapping by its outcome ("mapped", "merged", "skipped" or "failed")."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def migrate_openids(
@@ -63,7 +65,14 @@ def migrate_openids(
             if old_identity is None or not IDENTIFIER_RE.fullmatch(new_openid):
                 counts.failed += 1
                 continue
-            _map_one(app, old_identity, new_openid, counts, actor)
+            try:
+                outcome = link_migrated_openid(
+                    app=app, old=old_identity, new_openid=new_openid, actor=actor
+                )
+            except DomainError:
+                # A conflict (e.g. two openids of the new app for one person) fails this one only.
+                outcome = "failed"
+            counts.add(outcome)
         if progress:
             progress(counts)
     record_audit(
@@ -73,38 +82,3 @@ def migrate_openids(
         after={"from_appid": from_appid, **counts.__dict__},
     )
     return counts
-
-
-def _map_one(app: App, old: Identity, new_openid: str, counts: MigrationCounts, actor: Actor):
-    existing = Identity.objects.filter(app=app, openid=new_openid).first()
-    if existing is not None and existing.person_id == old.person_id:
-        counts.skipped += 1
-        return
-    try:
-        if existing is not None:
-            # The new openid already has a person (a login since the migration): same human.
-            merge_persons(
-                first=old.person, second=existing.person, reason=MergeReason.MANUAL, actor=actor
-            )
-            counts.merged += 1
-            return
-        with transaction.atomic():
-            Identity.objects.create(
-                app=app,
-                openid=new_openid,
-                person=old.person,
-                followed=old.followed,
-                followed_at=old.followed_at,
-                unfollowed_at=old.unfollowed_at,
-                subscribe_scene=old.subscribe_scene,
-            )
-            record_audit(
-                actor=actor,
-                action="identity.link",
-                person=old.person,
-                after={"app": app.appid, "via": "changeopenid", "from_identity": old.pk},
-            )
-        counts.mapped += 1
-    except (DomainError, IntegrityError):
-        # A conflict (e.g. two openids of the new app for one person) fails this mapping only.
-        counts.failed += 1

@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from platforms.wechat.errors import Errcode
 from platforms.wechat.test_double.state import FakeWeChatState
 
 MAX_TAGS_PER_ACCOUNT = 100
@@ -28,23 +29,23 @@ class Routes:
     def get_token(self, query, body):
         app = self.state.apps.get(query.get("appid"))
         if app is None:
-            return _error(40013, "invalid appid")
+            return _error(Errcode.INVALID_APPID, "invalid appid")
         if query.get("secret") != app.secret:
-            return _error(40125, "invalid appsecret")
+            return _error(Errcode.INVALID_APPSECRET, "invalid appsecret")
         return {"access_token": self.state.issue_token(app), "expires_in": self.state.token_ttl}
 
     def jscode2session(self, query, body):
         app = self.state.apps.get(query.get("appid"))
         if app is None or query.get("secret") != app.secret:
-            return _error(40125, "invalid appsecret")
+            return _error(Errcode.INVALID_APPSECRET, "invalid appsecret")
         code = self.state.login_codes.get(query.get("js_code", ""))
         if code is None or code["appid"] != app.appid:
-            return _error(40029, "invalid code")
+            return _error(Errcode.INVALID_CODE, "invalid code")
         if code["used"]:
-            return _error(40163, "code been used")
+            return _error(Errcode.CODE_USED, "code been used")
         code["used"] = True
         if code["blocked"]:
-            return _error(40226, "high risk user")
+            return _error(Errcode.HIGH_RISK_USER, "high risk user")
         answer = {"openid": code["openid"], "session_key": code["session_key"]}
         if code["unionid"]:
             answer["unionid"] = code["unionid"]
@@ -53,12 +54,12 @@ class Routes:
     def oauth_access_token(self, query, body):
         app = self.state.apps.get(query.get("appid"))
         if app is None or query.get("secret") != app.secret:
-            return _error(40125, "invalid appsecret")
+            return _error(Errcode.INVALID_APPSECRET, "invalid appsecret")
         code = self.state.oauth_codes.get(query.get("code", ""))
         if code is None or code["appid"] != app.appid:
-            return _error(40029, "invalid code")
+            return _error(Errcode.INVALID_CODE, "invalid code")
         if code["used"]:
-            return _error(40163, "code been used")
+            return _error(Errcode.CODE_USED, "code been used")
         code["used"] = True
         token = "utok_" + query["code"]
         self.state.oauth_tokens[token] = code
@@ -78,9 +79,9 @@ class Routes:
     def userinfo(self, query, body):
         code = self.state.oauth_tokens.get(query.get("access_token", ""))
         if code is None:
-            return _error(40001, "invalid credential")
+            return _error(Errcode.INVALID_CREDENTIAL, "invalid credential")
         if code["scope"] != "snsapi_userinfo":
-            return _error(48001, "api unauthorized")
+            return _error(Errcode.API_UNAUTHORIZED, "api unauthorized")
         answer = {"openid": code["openid"], "nickname": "WeChat user", "headimgurl": ""}
         if code["unionid"]:
             answer["unionid"] = code["unionid"]
@@ -89,13 +90,13 @@ class Routes:
     def phone_number(self, app, query, body):
         code = self.state.phone_codes.get((body or {}).get("code", ""))
         if code is None or code["appid"] != app.appid:
-            return _error(40029, "invalid code")
+            return _error(Errcode.INVALID_CODE, "invalid code")
         if code["used"]:
-            return _error(40163, "code been used")
+            return _error(Errcode.CODE_USED, "code been used")
         code["used"] = True
         phone, country = code["phone"], code["country_code"]
         return {
-            "errcode": 0,
+            "errcode": Errcode.OK,
             "errmsg": "ok",
             "phone_info": {
                 "phoneNumber": phone if country == "86" else f"+{country}{phone}",
@@ -111,7 +112,7 @@ class Routes:
     def user_info_batch(self, app, query, body):
         users = (body or {}).get("user_list") or []
         if not users or len(users) > 100:
-            return _error(40032, "invalid openid list size")
+            return _error(Errcode.INVALID_OPENID_LIST, "invalid openid list size")
         return {"user_info_list": [self._user(app, item.get("openid", "")) for item in users]}
 
     def _user(self, app, openid):
@@ -147,11 +148,11 @@ class Routes:
     def tags_create(self, app, query, body):
         name = ((body or {}).get("tag") or {}).get("name", "")
         if not name or len(name) > 30:
-            return _error(45158, "tag name too long")
+            return _error(Errcode.TAG_NAME_TOO_LONG, "tag name too long")
         if name in app.tags.values():
-            return _error(45157, "duplicate tag name")
+            return _error(Errcode.DUPLICATE_TAG_NAME, "duplicate tag name")
         if len(app.tags) >= MAX_TAGS_PER_ACCOUNT:
-            return _error(45056, "too many tags")
+            return _error(Errcode.TOO_MANY_TAGS, "too many tags")
         tag_id = self.state.new_tag_id()
         app.tags[tag_id] = name
         return {"tag": {"id": tag_id, "name": name}}
@@ -163,25 +164,25 @@ class Routes:
         body = body or {}
         openids, tag_id = body.get("openid_list") or [], body.get("tagid")
         if not openids or len(openids) > 50:
-            return _error(40032, "invalid openid list size")
+            return _error(Errcode.INVALID_OPENID_LIST, "invalid openid list size")
         if tag_id not in app.tags:
-            return _error(45159, "invalid tag id")
+            return _error(Errcode.INVALID_TAG_ID, "invalid tag id")
         users = [app.users.get(openid) for openid in openids]
         if any(user is None or not user.subscribed for user in users):
-            return _error(40003, "invalid openid")
+            return _error(Errcode.INVALID_OPENID, "invalid openid")
         if not untag and any(
             tag_id not in user.tags and len(user.tags) >= MAX_TAGS_PER_USER for user in users
         ):
-            return _error(45059, "user has too many tags")
+            return _error(Errcode.USER_TAG_LIMIT, "user has too many tags")
         for user in users:
             (user.tags.discard if untag else user.tags.add)(tag_id)
-        return _error(0, "ok")
+        return _error(Errcode.OK, "ok")
 
     def change_openid(self, app, query, body):
         body = body or {}
         openids = body.get("openid_list") or []
         if not openids or len(openids) > 100:
-            return _error(40032, "invalid openid list size")
+            return _error(Errcode.INVALID_OPENID_LIST, "invalid openid list size")
         results = []
         for openid in openids:
             new = self.state.openid_changes.get((body.get("from_appid", ""), openid))
@@ -192,7 +193,7 @@ class Routes:
                     "err_msg": "ok" if new else "ori_openid error",
                 }
             )
-        return {"errcode": 0, "errmsg": "ok", "result_list": results}
+        return {"errcode": Errcode.OK, "errmsg": "ok", "result_list": results}
 
 
 TOKEN_ROUTES = {
@@ -218,7 +219,7 @@ def control(state: FakeWeChatState, path: str, payload: dict) -> dict:
     """Set-up calls for the demo (`/__fake__/...`): make codes and followers on request."""
     appid = payload.get("appid", "")
     if appid not in state.apps:
-        return _error(40013, "invalid appid")
+        return _error(Errcode.INVALID_APPID, "invalid appid")
     if path == "/__fake__/login_code":
         return {"code": state.login_code(appid, payload["openid"], unionid=payload.get("unionid"))}
     if path == "/__fake__/oauth_code":
@@ -231,8 +232,8 @@ def control(state: FakeWeChatState, path: str, payload: dict) -> dict:
         return {"code": state.phone_code(appid, payload["phone"])}
     if path == "/__fake__/follower":
         state.add_follower(appid, payload["openid"], unionid=payload.get("unionid"))
-        return _error(0, "ok")
-    return _error(40066, "invalid url")
+        return _error(Errcode.OK, "ok")
+    return _error(Errcode.INVALID_URL, "invalid url")
 
 
 def answer(state: FakeWeChatState, method: str, target: str, body: bytes) -> dict:
@@ -252,10 +253,12 @@ def answer(state: FakeWeChatState, method: str, target: str, body: bytes) -> dic
             return getattr(routes, PLAIN_ROUTES[(method, url.path)])(query, payload)
         name = TOKEN_ROUTES.get((method, url.path))
         if name is None:
-            return _error(40066, "invalid url")
+            return _error(Errcode.INVALID_URL, "invalid url")
         app = state.app_for_token(query.get("access_token"))
         if app is None:
-            return _error(40001 if query.get("access_token") else 41001, "invalid credential")
+            missing = not query.get("access_token")
+            code = Errcode.ACCESS_TOKEN_MISSING if missing else Errcode.INVALID_CREDENTIAL
+            return _error(code, "invalid credential")
         if name == "untagging":
             return routes.tagging(app, query, payload, untag=True)
         return getattr(routes, name)(app, query, payload)
@@ -269,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = answer(self.server.state, method, self.path, self.rfile.read(length))
         except (ValueError, KeyError, TypeError):
-            body = _error(47001, "data format error")
+            body = _error(Errcode.DATA_FORMAT_ERROR, "data format error")
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from profiles.services.stats import rebuild_all_stats
+from profiles.services.stats_rebuild import rebuild_all_stats
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from identity.models import AppKind, Identity
 from identity.services.app_secrets import set_app_credentials
 from identity.services.resolve import resolve_identity
-from tests.wechat.conftest import SERVICE
+from tests.platforms.wechat.conftest import SERVICE
 
 pytestmark = pytest.mark.django_db
 

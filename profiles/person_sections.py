@@ -1,9 +1,17 @@
-"""The `stats` and `tags` sections of the person representation."""
+"""The `stats` and `tags` sections that profiles adds to the person representation `P`.
+
+Registered with identity's person read (`identity.person_sections`) when the app is ready, so
+that identity shows a person's stats and tags in one statement without importing profiles. Each
+section's SQL uses only the names that read binds (`PERSON_ID`, `ALLOWED_APP_IDS`).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 from rest_framework import serializers
 
-from identity.person_sections import PersonSection
-from profiles.services.stats import LOGIN, PAY
+from identity.person_sections import ALLOWED_APP_IDS, PERSON_ID, PersonSection
+from profiles.services.stats_updates import LOGIN, PAY
 
 
 class StatsOut(serializers.Serializer):
@@ -31,24 +39,27 @@ EMPTY_STATS = {
     "last_pay_at": None,
 }
 
-STATS_SQL = """(SELECT jsonb_build_object(
+STATS_SQL = f"""(SELECT jsonb_build_object(
     'stats', (SELECT jsonb_build_object(
         'first_seen_at', s.first_seen_at, 'last_seen_at', s.last_seen_at,
         'first_channel', s.first_channel, 'last_login_at', s.last_login_at,
         'event_count', s.event_count, 'pay_count', s.pay_count,
         'pay_total', s.pay_total::text, 'last_pay_at', s.last_pay_at)
-      FROM profiles_personstats s WHERE s.person_id = p.id),
+      FROM profiles_personstats s WHERE s.person_id = {PERSON_ID}),
     'events', COALESCE((SELECT jsonb_object_agg(e.type, jsonb_build_object(
         'count', e.count, 'last_at', e.last_at))
-      FROM profiles_personeventstats e WHERE e.person_id = p.id), '{}'::jsonb)))"""
+      FROM profiles_personeventstats e WHERE e.person_id = {PERSON_ID}), '{{}}'::jsonb)))"""  # noqa: S608 - constant SQL text
 
 
 # A key restricted to apps counts only its apps' events and rollups (DESIGN.md, REST API v1),
 # computed here from the same sources and with the same rules as `rebuild_stats`: the stored
 # stats add up every app. Events and rollups without an app count for no restricted key.
-_OWN_EVENTS = "FROM profiles_event e WHERE e.person_id = p.id AND e.app_id = ANY(allowed.app_ids)"
+_OWN_EVENTS = (
+    f"FROM profiles_event e WHERE e.person_id = {PERSON_ID} AND e.app_id = ANY({ALLOWED_APP_IDS})"
+)
 _OWN_ROLLUPS = (
-    "FROM profiles_eventrollup r WHERE r.person_id = p.id AND r.app_id = ANY(allowed.app_ids)"
+    f"FROM profiles_eventrollup r WHERE r.person_id = {PERSON_ID}"
+    f" AND r.app_id = ANY({ALLOWED_APP_IDS})"
 )
 
 RESTRICTED_STATS_SQL = f"""(SELECT jsonb_build_object(
@@ -93,21 +104,35 @@ STATS_SECTION = PersonSection(
 )
 
 
+class Column(NamedTuple):
+    """One key of a held tag: the SQL that fills it, and a new field that documents it."""
+
+    sql: str
+    field: Callable[[], serializers.Field]
+
+
+# A tag the person holds, as `P` shows it (tag definitions are profiles.api.serializers').
+HELD_TAG: dict[str, Column] = {
+    "key": Column("t.key", serializers.CharField),
+    "name": Column("t.name", serializers.CharField),
+    "group": Column("g.key", lambda: serializers.CharField(allow_null=True)),
+    "source": Column("a.source", serializers.CharField),
+    "assigned_at": Column("a.assigned_at", serializers.DateTimeField),
+    "expires_at": Column("a.expires_at", lambda: serializers.DateTimeField(allow_null=True)),
+}
+
+
 class TagOut(serializers.Serializer):
-    key = serializers.CharField()
-    name = serializers.CharField()
-    group = serializers.CharField(allow_null=True)
-    source = serializers.CharField()
-    assigned_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    def get_fields(self):
+        return {name: column.field() for name, column in HELD_TAG.items()}
 
 
-TAGS_SQL = """COALESCE((SELECT jsonb_agg(jsonb_build_object(
-    'key', t.key, 'name', t.name, 'group', g.key, 'source', a.source,
-    'assigned_at', a.assigned_at, 'expires_at', a.expires_at) ORDER BY t.key)
+_HELD_TAG_JSON = ", ".join(f"'{name}', {column.sql}" for name, column in HELD_TAG.items())
+TAGS_SQL = f"""COALESCE((SELECT jsonb_agg(jsonb_build_object({_HELD_TAG_JSON}) ORDER BY t.key)
   FROM profiles_tagassignment a JOIN profiles_tag t ON t.id = a.tag_id
   LEFT JOIN profiles_taggroup g ON g.id = t.group_id
-  WHERE a.person_id = p.id AND (a.expires_at IS NULL OR a.expires_at > now())), '[]'::jsonb)"""
+  WHERE a.person_id = {PERSON_ID} AND (a.expires_at IS NULL OR a.expires_at > now())
+  ), '[]'::jsonb)"""  # noqa: S608 - constant SQL text
 
 
 def render_tags(person) -> list[dict]:

@@ -1,6 +1,5 @@
 """Service-account pushes: URL check, signatures, AES safe mode, follow state and events."""
 
-import base64
 import secrets
 import time
 
@@ -10,25 +9,9 @@ from identity.models import Identity, UnionId
 from identity.services.app_secrets import set_app_credentials
 from platforms.wechat.callback_crypto import decrypt, encrypt, signature
 from profiles.models import Event
-from tests.wechat.conftest import SERVICE
+from tests.platforms.wechat.conftest import AES_KEY, CALLBACK_TOKEN, SERVICE
 
 pytestmark = pytest.mark.django_db
-
-TOKEN = "AAAAA"
-AES_KEY = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-
-
-@pytest.fixture
-def callback_app(wechat_apps, service_account, actor):
-    set_app_credentials(app=service_account, callback_token=TOKEN, actor=actor)
-    return service_account
-
-
-@pytest.fixture
-def aes_app(callback_app, actor):
-    """An app in safe mode: it takes encrypted pushes only."""
-    set_app_credentials(app=callback_app, aes_key=AES_KEY, actor=actor)
-    return callback_app
 
 
 def fresh():
@@ -45,7 +28,7 @@ def push_xml(openid, event, create_time=1714036504, event_key=""):
     )
 
 
-def post_plain(client, xml, *, token=TOKEN):
+def post_plain(client, xml, *, token=CALLBACK_TOKEN):
     timestamp, nonce = fresh()
     sig = signature(token, timestamp, nonce)
     url = f"/wechat/callback/{SERVICE}?signature={sig}&timestamp={timestamp}&nonce={nonce}"
@@ -55,9 +38,9 @@ def post_plain(client, xml, *, token=TOKEN):
 def post_aes(client, xml):
     timestamp, nonce = fresh()
     encrypted = encrypt(xml, encoding_aes_key=AES_KEY, appid=SERVICE)
-    msg_sig = signature(TOKEN, timestamp, nonce, encrypted)
+    msg_sig = signature(CALLBACK_TOKEN, timestamp, nonce, encrypted)
     url = (
-        f"/wechat/callback/{SERVICE}?signature={signature(TOKEN, timestamp, nonce)}"
+        f"/wechat/callback/{SERVICE}?signature={signature(CALLBACK_TOKEN, timestamp, nonce)}"
         f"&timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_sig}"
     )
     body = (
@@ -76,9 +59,8 @@ def test_worked_signature_example():
 def test_url_verification_echoes_only_with_a_valid_signature(client, callback_app):
     timestamp, nonce = fresh()
     query = f"timestamp={timestamp}&nonce={nonce}&echostr=hello123"
-    ok = client.get(
-        f"/wechat/callback/{SERVICE}?signature={signature(TOKEN, timestamp, nonce)}&{query}"
-    )
+    sig = signature(CALLBACK_TOKEN, timestamp, nonce)
+    ok = client.get(f"/wechat/callback/{SERVICE}?signature={sig}&{query}")
     assert (ok.status_code, ok.content) == (200, b"hello123")
     bad = client.get(f"/wechat/callback/{SERVICE}?signature=0000&{query}")
     assert bad.status_code == 403

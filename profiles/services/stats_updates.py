@@ -1,8 +1,9 @@
-"""Per-person stats: incremental upserts at ingest, and a rebuild from events and rollups.
+"""Per-person stats, updated incrementally: each ingest batch adds its events in two upserts.
 
-Both paths define the same numbers: counts and sums add up, first/last times are the min/max,
-and the first channel is the channel of the earliest event that carries one, ties going to the
-lower event id. The test suite checks rebuild == incremental after a randomised event stream.
+These upserts define the numbers that stats_rebuild.py recomputes from scratch: counts and sums
+add up, first/last times are the min/max, and the first channel is the channel of the earliest
+event that carries one, ties going to the lower event id. The test suite checks rebuild ==
+incremental after a randomised event stream.
 """
 
 from collections.abc import Iterable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 
 LOGIN, PAY = "login", "pay"
 
@@ -154,103 +155,3 @@ def new_channel_wins(alias: str) -> str:
 
 
 _NEW_CHANNEL_WINS = new_channel_wins("s")
-
-
-def rebuild_stats(person_ids: list[int] | None = None) -> int:
-    """Recompute stats from events and rollups, for some persons or (None) everyone.
-
-    Returns the number of persons with stats afterwards. Runs in the caller's transaction.
-    """
-    scope = "TRUE" if person_ids is None else "person_id = ANY(%(ids)s)"
-    params = {"ids": person_ids or []}
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM profiles_personstats WHERE {scope}", params)  # noqa: S608
-        cursor.execute(f"DELETE FROM profiles_personeventstats WHERE {scope}", params)  # noqa: S608
-        cursor.execute(
-            f"""
-            INSERT INTO profiles_personeventstats
-                (person_id, type, count, amount_total, first_at, last_at)
-            SELECT person_id, type, sum(n), sum(amount), min(first_at), max(last_at) FROM (
-                SELECT person_id, type, count(*) AS n, COALESCE(sum(amount), 0) AS amount,
-                       min(occurred_at) AS first_at, max(occurred_at) AS last_at
-                FROM profiles_event WHERE {scope} GROUP BY person_id, type
-                UNION ALL
-                SELECT person_id, type, count, amount_total, first_at, last_at
-                FROM profiles_eventrollup WHERE {scope}
-            ) AS source
-            GROUP BY person_id, type
-            """,  # noqa: S608
-            params,
-        )
-        cursor.execute(
-            f"""
-            WITH channels AS (
-                SELECT DISTINCT ON (person_id) person_id, channel, at, event_id FROM (
-                    SELECT person_id, channel, occurred_at AS at, id AS event_id
-                    FROM profiles_event WHERE channel <> '' AND {scope}
-                    UNION ALL
-                    SELECT person_id, first_channel, first_channel_at, first_channel_event_id
-                    FROM profiles_eventrollup WHERE first_channel <> '' AND {scope}
-                ) AS candidates
-                ORDER BY person_id, at, event_id
-            )
-            INSERT INTO profiles_personstats (
-                person_id, event_count, first_seen_at, last_seen_at, first_channel,
-                first_channel_at, first_channel_event_id, last_login_at, pay_count, pay_total,
-                last_pay_at, updated_at)
-            SELECT t.person_id, sum(t.count), min(t.first_at), max(t.last_at),
-                   COALESCE(min(c.channel), ''), min(c.at), min(c.event_id),
-                   max(t.last_at) FILTER (WHERE t.type = '{LOGIN}'),
-                   COALESCE(sum(t.count) FILTER (WHERE t.type = '{PAY}'), 0),
-                   COALESCE(sum(t.amount_total) FILTER (WHERE t.type = '{PAY}'), 0),
-                   max(t.last_at) FILTER (WHERE t.type = '{PAY}'),
-                   now()
-            FROM profiles_personeventstats t
-            LEFT JOIN channels c ON c.person_id = t.person_id
-            WHERE {scope.replace("person_id", "t.person_id")}
-            GROUP BY t.person_id
-            """,  # noqa: S608
-            params,
-        )
-        cursor.execute(
-            f"SELECT count(*) FROM profiles_personstats WHERE {scope}",  # noqa: S608
-            params,
-        )
-        return cursor.fetchone()[0]
-
-
-_COMPARED = {
-    "profiles_personstats": (
-        "person_id, event_count, first_seen_at, last_seen_at, first_channel, first_channel_at, "
-        "first_channel_event_id, last_login_at, pay_count, pay_total, last_pay_at"
-    ),
-    "profiles_personeventstats": "person_id, type, count, amount_total, first_at, last_at",
-}
-
-
-def rebuild_all_stats(*, dry_run: bool = False) -> tuple[int, int]:
-    """Rebuild every person's stats; return (persons with stats, rows that differed before).
-
-    With `dry_run` the rebuild is rolled back: a check that the incremental stats are exact.
-    """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            for table, columns in _COMPARED.items():
-                cursor.execute(
-                    f"CREATE TEMP TABLE before_{table} ON COMMIT DROP AS "  # noqa: S608
-                    f"SELECT {columns} FROM {table}"
-                )
-        persons = rebuild_stats()
-        differing = 0
-        with connection.cursor() as cursor:
-            for table, columns in _COMPARED.items():
-                stored = f"SELECT {columns} FROM before_{table}"  # noqa: S608
-                rebuilt = f"SELECT {columns} FROM {table}"  # noqa: S608
-                cursor.execute(
-                    f"SELECT count(*) FROM (({stored} EXCEPT ALL {rebuilt}) "  # noqa: S608
-                    f"UNION ALL ({rebuilt} EXCEPT ALL {stored})) AS diff"
-                )
-                differing += cursor.fetchone()[0]
-        if dry_run:
-            transaction.set_rollback(True)
-    return persons, differing

@@ -11,7 +11,7 @@ from identity.services.bulk_resolve import bulk_resolve
 from identity.services.resolve import resolve_identity
 from platforms.wechat.models import FollowerImport
 from platforms.wechat.services.follower_import import import_followers
-from tests.wechat.conftest import SERVICE
+from tests.platforms.wechat.conftest import SERVICE
 
 pytestmark = pytest.mark.django_db
 

@@ -12,28 +12,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.utils import timezone
 
 from identity.models import Identity
-from identity.services.app_secrets import set_app_credentials
 from platforms.wechat.callback_crypto import encrypt, signature
 from profiles.models import Event
-from tests.wechat.conftest import SERVICE
+from tests.platforms.wechat.conftest import AES_KEY, CALLBACK_TOKEN, SERVICE
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "hardenedToken42"
-AES_KEY = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 SUCCESS = (200, b"success")
 # Digits that int() accepts but WeChat never sends.
 FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in "1714036504")
-
-
-@pytest.fixture
-def plain_app(wechat_apps, service_account, actor):
-    return set_app_credentials(app=service_account, callback_token=TOKEN, actor=actor)
-
-
-@pytest.fixture
-def aes_app(plain_app, actor):
-    return set_app_credentials(app=plain_app, aes_key=AES_KEY, actor=actor)
 
 
 def now_ts(offset: int = 0) -> str:
@@ -58,7 +45,7 @@ def post_plain(client, body, *, timestamp=None, nonce=None, sig=None):
     """POST a plain-mode push signed the way WeChat signs it (or with the given signature)."""
     timestamp = now_ts() if timestamp is None else timestamp
     nonce = secrets.token_hex(5) if nonce is None else nonce
-    sig = signature(TOKEN, timestamp, nonce) if sig is None else sig
+    sig = signature(CALLBACK_TOKEN, timestamp, nonce) if sig is None else sig
     query = url(signature=sig, timestamp=timestamp, nonce=nonce)
     return client.post(query, data=body, content_type="text/xml")
 
@@ -74,9 +61,9 @@ def post_aes(client, encrypted, *, body=None, msg_sig=None, timestamp=None, nonc
     """POST a safe-mode push whose msg_signature covers `encrypted` (unless given)."""
     timestamp = now_ts() if timestamp is None else timestamp
     nonce = secrets.token_hex(5) if nonce is None else nonce
-    msg_sig = signature(TOKEN, timestamp, nonce, encrypted) if msg_sig is None else msg_sig
+    msg_sig = signature(CALLBACK_TOKEN, timestamp, nonce, encrypted) if msg_sig is None else msg_sig
     query = url(
-        signature=signature(TOKEN, timestamp, nonce),
+        signature=signature(CALLBACK_TOKEN, timestamp, nonce),
         timestamp=timestamp,
         nonce=nonce,
         encrypt_type="aes",
@@ -88,7 +75,7 @@ def post_aes(client, encrypted, *, body=None, msg_sig=None, timestamp=None, nonc
 
 def url_check(client, *, timestamp=None, nonce="1514711492", echostr="hello123", sig=None):
     timestamp = now_ts() if timestamp is None else timestamp
-    sig = signature(TOKEN, timestamp, nonce) if sig is None else sig
+    sig = signature(CALLBACK_TOKEN, timestamp, nonce) if sig is None else sig
     return client.get(url(signature=sig, timestamp=timestamp, nonce=nonce, echostr=echostr))
 
 
@@ -121,7 +108,7 @@ def nothing_applied(fake_wechat):
 # -- replays -------------------------------------------------------------------------------
 
 
-def test_a_replayed_signature_is_refused_and_not_applied_twice(client, fake_wechat, plain_app):
+def test_a_replayed_signature_is_refused_and_not_applied_twice(client, fake_wechat, callback_app):
     timestamp, nonce = now_ts(), "1514711492"
     first = post_plain(client, push_xml("oFollower1"), timestamp=timestamp, nonce=nonce)
     assert answer(first) == SUCCESS
@@ -135,7 +122,7 @@ def test_a_replayed_signature_is_refused_and_not_applied_twice(client, fake_wech
     assert list(Event.objects.values_list("type", flat=True)) == ["subscribe"]
 
 
-def test_a_replayed_url_check_is_refused(client, plain_app):
+def test_a_replayed_url_check_is_refused(client, callback_app):
     timestamp = now_ts()
     assert answer(url_check(client, timestamp=timestamp)) == (200, b"hello123")
     replay = url_check(client, timestamp=timestamp, echostr="<script>")
@@ -154,12 +141,14 @@ def test_a_safe_mode_pushs_logged_signature_does_not_pass_a_url_check(client, fa
     assert answer(replay) == (403, b"replayed")
 
 
-def test_a_multipart_body_is_refused_not_a_500(client, fake_wechat, plain_app):
+def test_a_multipart_body_is_refused_not_a_500(client, fake_wechat, callback_app):
     """A form body is no push: unsigned or signed, the answer is a 4xx or `success`."""
     unsigned = client.post(url(), data={"a": "b"})
     timestamp, nonce = now_ts(), secrets.token_hex(5)
     signed = client.post(
-        url(signature=signature(TOKEN, timestamp, nonce), timestamp=timestamp, nonce=nonce),
+        url(
+            signature=signature(CALLBACK_TOKEN, timestamp, nonce), timestamp=timestamp, nonce=nonce
+        ),
         data={"a": "b"},
     )
 
@@ -172,7 +161,7 @@ def test_a_multipart_body_is_refused_not_a_500(client, fake_wechat, plain_app):
 
 
 @pytest.mark.parametrize("offset", [-301, 301, -86400, 86400, -(10**8)])
-def test_old_and_future_timestamps_are_refused(client, fake_wechat, plain_app, offset):
+def test_old_and_future_timestamps_are_refused(client, fake_wechat, callback_app, offset):
     assert answer(url_check(client, timestamp=now_ts(offset))) == (403, b"stale timestamp")
     response = post_plain(client, push_xml(), timestamp=now_ts(offset))
     assert answer(response) == (403, b"stale timestamp")
@@ -183,7 +172,7 @@ def test_old_and_future_timestamps_are_refused(client, fake_wechat, plain_app, o
     assert Event.objects.count() == 1
 
 
-def test_the_window_is_a_setting(client, fake_wechat, plain_app, settings):
+def test_the_window_is_a_setting(client, fake_wechat, callback_app, settings):
     settings.WECHAT_CALLBACK_MAX_SKEW_SECONDS = 30
     response = post_plain(client, push_xml(), timestamp=now_ts(-120))
     assert answer(response) == (403, b"stale timestamp")
@@ -193,7 +182,7 @@ def test_the_window_is_a_setting(client, fake_wechat, plain_app, settings):
 @pytest.mark.parametrize(
     "timestamp", ["", "abc", "1714036504.5", "-1714036504", "1e9", FULLWIDTH, "9" * 30]
 )
-def test_a_non_numeric_timestamp_is_a_bad_request(client, fake_wechat, plain_app, timestamp):
+def test_a_non_numeric_timestamp_is_a_bad_request(client, fake_wechat, callback_app, timestamp):
     assert answer(url_check(client, timestamp=timestamp)) == (400, b"bad timestamp")
     response = post_plain(client, push_xml(), timestamp=timestamp)
     assert answer(response) == (400, b"bad timestamp")
@@ -239,7 +228,7 @@ def with_dtd(dtd: tuple[str, str], element: str, real: str) -> str:
 
 
 @pytest.mark.parametrize("dtd", DTDS.values(), ids=DTDS.keys())
-def test_a_dtd_in_a_plain_push_is_refused(client, fake_wechat, plain_app, dtd):
+def test_a_dtd_in_a_plain_push_is_refused(client, fake_wechat, callback_app, dtd):
     body = with_dtd(dtd, push_xml("oFollower1"), "oFollower1")
     assert answer(post_plain(client, body)) == SUCCESS
     assert nothing_applied(fake_wechat)
@@ -260,7 +249,7 @@ def test_a_dtd_in_a_safe_mode_envelope_is_refused_before_the_signature(
 
 def send(client, method, appid):
     timestamp, nonce = now_ts(), "1514711492"
-    sig = signature(TOKEN, timestamp, nonce)
+    sig = signature(CALLBACK_TOKEN, timestamp, nonce)
     query = url(appid, signature=sig, timestamp=timestamp, nonce=nonce, echostr="hello123")
     if method == "get":
         return client.get(query)
@@ -269,7 +258,9 @@ def send(client, method, appid):
 
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("appid", ["wx%00", "wx2222222222222222%00"])
-def test_a_nul_in_the_appid_path_is_a_client_error(client, fake_wechat, plain_app, method, appid):
+def test_a_nul_in_the_appid_path_is_a_client_error(
+    client, fake_wechat, callback_app, method, appid
+):
     # config.request_guard answers 404 before the view, whose own check would answer 400.
     assert 400 <= send(client, method, appid).status_code < 500
     assert nothing_applied(fake_wechat)
@@ -277,12 +268,12 @@ def test_a_nul_in_the_appid_path_is_a_client_error(client, fake_wechat, plain_ap
 
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("appid", ["%01wx", "wx2222222222222222%1b", "w" * 65])
-def test_a_malformed_appid_is_a_bad_request(client, plain_app, method, appid):
+def test_a_malformed_appid_is_a_bad_request(client, callback_app, method, appid):
     assert answer(send(client, method, appid)) == (400, b"bad appid")
 
 
 @pytest.mark.parametrize("create_time", ["9" * 20, "-1", "1_714_036_504", FULLWIDTH])
-def test_create_time_out_of_range_is_ignored(client, fake_wechat, plain_app, create_time):
+def test_create_time_out_of_range_is_ignored(client, fake_wechat, callback_app, create_time):
     assert answer(post_plain(client, push_xml(create_time=create_time))) == SUCCESS
     assert nothing_applied(fake_wechat)
 
@@ -297,12 +288,12 @@ PLAIN_GARBAGE = {
 
 
 @pytest.mark.parametrize("body", PLAIN_GARBAGE.values(), ids=PLAIN_GARBAGE.keys())
-def test_authentic_garbage_is_answered_success_and_ignored(client, fake_wechat, plain_app, body):
+def test_authentic_garbage_is_answered_success_and_ignored(client, fake_wechat, callback_app, body):
     assert answer(post_plain(client, body)) == SUCCESS
     assert nothing_applied(fake_wechat)
 
 
-def test_a_non_ascii_signature_is_refused(client, fake_wechat, plain_app):
+def test_a_non_ascii_signature_is_refused(client, fake_wechat, callback_app):
     assert answer(url_check(client, sig="é" * 40)) == (403, b"bad signature")
     assert answer(post_plain(client, push_xml(), sig="é" * 40)) == (403, b"bad signature")
     assert nothing_applied(fake_wechat)
@@ -315,7 +306,7 @@ def test_a_non_ascii_msg_signature_is_refused(client, fake_wechat, aes_app):
 
 
 @pytest.mark.parametrize("nonce", ["", "n" * 65])
-def test_a_missing_or_oversized_nonce_is_a_bad_request(client, fake_wechat, plain_app, nonce):
+def test_a_missing_or_oversized_nonce_is_a_bad_request(client, fake_wechat, callback_app, nonce):
     assert answer(post_plain(client, push_xml(), nonce=nonce)) == (400, b"bad nonce")
     assert nothing_applied(fake_wechat)
 

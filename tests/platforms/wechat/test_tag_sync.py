@@ -10,11 +10,9 @@ from identity.models import Identity
 from platforms.wechat.models import WeChatTagMember, WeChatTagSync
 from platforms.wechat.services.follower_import import import_followers
 from platforms.wechat.tag_sync import sync_segment_tag
-from profiles.models import Segment
-from profiles.services.definitions import save_segment
 from profiles.services.tags import assign_tags, remove_tag
-from tests.wechat.conftest import SERVICE
-from tests.wechat.test_followers import add_followers
+from tests.platforms.wechat.conftest import SERVICE
+from tests.platforms.wechat.test_followers import add_followers
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +22,6 @@ def followers(fake_wechat, wechat_apps, actor):
     add_followers(fake_wechat, 120)
     import_followers(app=wechat_apps["service_account"], actor=actor)
     return {i.openid: i for i in Identity.objects.select_related("person")}
-
-
-@pytest.fixture
-def vip_segment(actor):
-    return save_segment(
-        segment=Segment(key="vips", name="VIP members", condition={"tag": "vip"}), actor=actor
-    )
 
 
 def tag_members(state, tag_id):
@@ -93,6 +84,21 @@ def test_followers_at_the_20_tag_limit_fail_alone(
     full.tags.update(range(2000, 2020))
     sync = sync_segment_tag(segment=vip_segment, app=wechat_apps["service_account"], actor=actor)
     assert (sync.last_added, sync.last_failed) == (4, 1)
+
+
+def test_a_follower_gone_before_the_push_came_fails_alone(
+    fake_wechat, wechat_apps, followers, vip_segment, actor
+):
+    # Given five segment members, one of whom unfollowed without our knowing yet
+    chosen = sorted(followers)[:5]
+    for openid in chosen:
+        assign_tags(person=followers[openid].person, keys=["vip"], actor=actor)
+    fake_wechat.apps[SERVICE].users[chosen[0]].subscribed = False
+    # When the segment is synced, WeChat refuses the call of five for an invalid openid
+    sync = sync_segment_tag(segment=vip_segment, app=wechat_apps["service_account"], actor=actor)
+    # Then the other four are tagged one by one and the gone one counts as failed
+    assert (sync.last_added, sync.last_failed, sync.last_error) == (4, 1, "")
+    assert tag_members(fake_wechat, sync.wechat_tag_id) == set(chosen[1:])
 
 
 def test_unfollowers_are_dropped_without_a_call(

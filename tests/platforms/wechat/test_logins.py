@@ -7,7 +7,7 @@ import pytest
 from config.api.scopes import IDENTITY_READ, IDENTITY_WRITE
 from identity.models import Identity
 from platforms.wechat.models import WeChatSession
-from tests.wechat.conftest import MINI, SECRETS, SERVICE
+from tests.platforms.wechat.conftest import MINI, SECRETS, SERVICE
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,154 @@
+"""Load the demo: three apps, persons sharing unionids, some phones, a few weeks of events.
+
+Every run resets the demo admin's password and issues a fresh demo API key (revoking the last
+one), and prints both; the persons and events are loaded once, so that a rerun only refreshes
+the credentials. Writes go through the services, with their audit entries, like any other.
+"""
+
+import random
+import secrets
+import string
+import sys
+from datetime import timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.core.management.color import color_style
+from django.db import transaction
+from django.utils import timezone
+
+from config.api.scopes import ALL_SCOPES
+from identity.models import Actor, ApiKey, App, AppKind, Identity
+from identity.services.api_keys import create_api_key, revoke_api_key
+from identity.services.app_secrets import set_app_credentials
+from identity.services.apps import provision_app
+from identity.services.phone import bind_phone
+from identity.services.resolve import resolve_identity
+from identity.validators import MAX_BATCH
+from profiles.services.ingest import ingest_events
+
+DEMO_APPS = [
+    ("wxd0000000000000a1", AppKind.MINIPROGRAM, "Demo shop mini-program"),
+    ("wxd0000000000000a2", AppKind.SERVICE_ACCOUNT, "Demo service account"),
+    ("wxd0000000000000a3", AppKind.H5, "Demo campaign pages"),
+]
+DEMO_KEY_NAME = "demo (all scopes)"
+DEMO_CHANNELS = ("sa_article", "store_qr", "channels_video", "douyin", "share_card")
+MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "186", "188")
+ID_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+
+def load_demo(
+    *, persons: int = 300, seed: int = 7, admin_username: str = "admin", out: TextIO | None = None
+) -> None:
+    """Load the demo data (once), refresh the admin login and the API key, and print them."""
+    out = out or sys.stdout
+    actor = Actor.system("load_demo")
+    apps = [
+        provision_app(
+            appid=appid, kind=kind, name=name, secret=f"demo-secret-{appid}", actor=actor
+        )[0]
+        for appid, kind, name in DEMO_APPS
+    ]
+    # A demo-only callback token, so that signed pushes can be tried locally.
+    set_app_credentials(app=apps[1], callback_token="demotoken", actor=actor)  # noqa: S106
+    existing = Identity.objects.filter(app__in=apps).count()
+    if existing:
+        _write(out, f"Demo persons already loaded ({existing} identities).")
+    else:
+        rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+        _load_persons(apps, persons, rng, actor, out)
+        _load_events(apps, rng, actor, out)
+    password = _reset_admin(admin_username)
+    raw_key = _fresh_key(actor)
+    _write(
+        out,
+        color_style().SUCCESS("\nThe service is ready.\n")
+        + f"  Admin:    http://127.0.0.1:8000/admin/  login {admin_username} / {password}\n"
+        + f"  API key:  {raw_key}\n"
+        + "  API docs: http://127.0.0.1:8000/api/v1/docs/\n"
+        + "  WeChat:   a fake WeChat server runs on 127.0.0.1:8081 (see README, Demo)\n"
+        + f'  Try:      curl -H "Authorization: Bearer {raw_key}" '
+        + f'"http://127.0.0.1:8000/api/v1/persons/lookup?appid={apps[0].appid}'
+        + f'&openid={_sample_openid(apps[0])}"\n',
+    )
+
+
+def _write(out: TextIO, text: str, ending: str = "\n") -> None:
+    """Write a line the way a management command's stdout does (no doubled line ending)."""
+    out.write(text if not ending or text.endswith(ending) else text + ending)
+
+
+def _load_persons(
+    apps: list[App], count: int, rng: random.Random, actor: Actor, out: TextIO
+) -> None:
+    _write(out, f"Loading {count} demo persons ", ending="")
+    for number in range(count):
+        unionid = _identifier(rng) if rng.random() < 0.8 else None
+        member_of = [app for app in apps if rng.random() < 0.6] or [rng.choice(apps)]
+        with transaction.atomic():
+            person = None
+            for app in member_of:
+                person = resolve_identity(
+                    app=app, openid=_identifier(rng), unionid=unionid, actor=actor
+                ).person
+            if rng.random() < 0.3:
+                phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
+                bind_phone(person=person, phone=phone, on_conflict="move", actor=actor)
+        if number % 50 == 49:
+            _write(out, ".", ending="")
+            out.flush()
+    _write(out, " done.")
+
+
+def _load_events(apps: list[App], rng: random.Random, actor: Actor, out: TextIO) -> None:
+    """A few weeks of funnel events per identity, so that stats and segments have data."""
+    now = timezone.now()
+    events = []
+    identities = Identity.objects.filter(app__in=apps).select_related("app")
+    for identity in identities:
+        start = now - timedelta(days=rng.randrange(1, 120))
+        channel = rng.choice(DEMO_CHANNELS)
+        funnel = ["register", "login", "view", "view", "pay", "share", "coupon_claim"]
+        for step, event_type in enumerate(funnel[: rng.randrange(1, len(funnel) + 1)]):
+            event = {
+                "event_id": f"demo-{identity.pk}-{step}",
+                "appid": identity.app.appid,
+                "openid": identity.openid,
+                "type": event_type,
+                "occurred_at": (start + timedelta(hours=step * rng.randrange(1, 48))).isoformat(),
+                "channel": channel if step == 0 else "",
+            }
+            if event_type == "pay":
+                event["amount"] = f"{rng.randrange(990, 49900) / 100:.2f}"
+            events.append(event)
+    accepted = 0
+    for start in range(0, len(events), MAX_BATCH):
+        accepted += ingest_events(events=events[start : start + MAX_BATCH], actor=actor).accepted
+    _write(out, f"Loaded {accepted} demo events.")
+
+
+def _reset_admin(username: str) -> str:
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.is_staff = user.is_superuser = True
+    user.set_password(password)
+    user.save()
+    return password
+
+
+def _fresh_key(actor: Actor) -> str:
+    for key in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+        revoke_api_key(key=key, actor=actor)
+    _, raw = create_api_key(name=DEMO_KEY_NAME, scopes=ALL_SCOPES, actor=actor)
+    return raw
+
+
+def _sample_openid(app: App) -> str:
+    identity = Identity.objects.filter(app=app).order_by("pk").first()
+    return identity.openid if identity else ""
+
+
+def _identifier(rng: random.Random) -> str:
+    """A WeChat-looking id: 'o' + 27 characters of the openid alphabet."""
+    return "o" + "".join(rng.choice(ID_ALPHABET) for _ in range(27))

@@ -1,0 +1,127 @@
+"""Follow state of service-account identities: the one writer of followed, followed_at,
+unfollowed_at and subscribe_scene.
+
+Two kinds of observation feed it, each with its own rule. An event (a subscribe, unsubscribe or
+QR-scan push, or the same sent to the events API) is a dated change: the latest one wins and one
+older than the identity's last change is ignored, so late or replayed pushes cannot undo a newer
+state. A snapshot (a follower list) only says "follows, since then": it marks the identity
+followed and fills a missing subscribe scene, never moving an existing followed_at. A call is one
+UPDATE whatever its size, and one audit entry counting what changed (imports run at thousands of
+identities a second: never an entry per identity, and never an openid).
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from identity.models import Actor
+from identity.services.audit import record_audit
+
+SCENE_CHARS = 64  # Identity.subscribe_scene
+TARGET_CHARS = 200  # AuditEntry.target
+
+
+@dataclass(frozen=True)
+class FollowObservation:
+    """One identity seen following or not at `at`.
+
+    `scene` is the subscribe scene the observation carries, None when it carries none (an
+    unsubscribe, a QR scan): then the stored scene stays as it is.
+    """
+
+    identity_pk: int
+    followed: bool
+    at: datetime
+    scene: str | None = None
+    snapshot: bool = False
+
+    def __post_init__(self) -> None:
+        if self.snapshot and not self.followed:
+            raise ValueError("a follower snapshot names followers only")
+
+
+@dataclass(frozen=True)
+class FollowChanges:
+    followed: int = 0  # identities that now follow and did not
+    unfollowed: int = 0  # identities that no longer follow
+    changed: int = 0  # identities whose follow state, times or scene changed
+
+
+def record_follow_changes(
+    *, observations: Sequence[FollowObservation], actor: Actor, source: str
+) -> FollowChanges:
+    """Apply the observations to their identities and audit the call in one entry.
+
+    At most one observation counts per identity: the latest (the later one of the list on a
+    tie). Runs in the caller's transaction when there is one; no entry is written when nothing
+    changed (a replayed import, a late push).
+    """
+    latest: dict[int, FollowObservation] = {}
+    for observation in observations:
+        current = latest.get(observation.identity_pk)
+        if current is None or observation.at >= current.at:
+            latest[observation.identity_pk] = observation
+    if not latest:
+        return FollowChanges()
+    with transaction.atomic(savepoint=False):
+        rows = _update(sorted(latest.values(), key=lambda o: o.identity_pk))
+        changes = FollowChanges(
+            followed=sum(1 for _, now, was, _ in rows if now and was is not True),
+            unfollowed=sum(1 for _, now, was, _ in rows if not now and was is not False),
+            changed=sum(1 for *_, changed in rows if changed),
+        )
+        if changes.changed:
+            appids = sorted({appid for appid, *_ in rows})
+            record_audit(
+                actor=actor,
+                action="identity.follow",
+                target=",".join(appids)[:TARGET_CHARS],
+                after={"source": source, "apps": appids, **asdict(changes)},
+            )
+    return changes
+
+
+def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool | None, bool]]:
+    """Run the one UPDATE; return (appid, followed now, followed before, changed) per row.
+
+    `was` is the row as the statement found it, read for the counts only; the rules read the
+    row being updated (`i`), so a concurrent change is never overwritten by a stale decision.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE identity_identity AS i SET
+                followed = v.followed,
+                followed_at = CASE WHEN v.followed AND i.followed IS NOT TRUE THEN v.at
+                                   ELSE i.followed_at END,
+                unfollowed_at = CASE WHEN NOT v.followed AND i.followed IS NOT FALSE THEN v.at
+                                     ELSE i.unfollowed_at END,
+                subscribe_scene = CASE WHEN v.scene IS NULL
+                                         OR (v.snapshot AND i.subscribe_scene <> '')
+                                       THEN i.subscribe_scene ELSE v.scene END,
+                updated_at = now()
+            FROM unnest(%s::bigint[], %s::boolean[], %s::timestamptz[], %s::text[],
+                        %s::boolean[])
+                 AS v(id, followed, at, scene, snapshot)
+            JOIN identity_identity AS was ON was.id = v.id
+            JOIN identity_app AS a ON a.id = was.app_id
+            WHERE i.id = v.id
+              AND CASE WHEN v.snapshot THEN i.followed IS NOT TRUE OR i.subscribe_scene = ''
+                       ELSE v.at >= GREATEST(COALESCE(i.followed_at, '-infinity'),
+                                             COALESCE(i.unfollowed_at, '-infinity')) END
+            RETURNING a.appid, i.followed, was.followed,
+                (i.followed, i.followed_at, i.unfollowed_at, i.subscribe_scene)
+                IS DISTINCT FROM
+                (was.followed, was.followed_at, was.unfollowed_at, was.subscribe_scene)
+            """,
+            [
+                [o.identity_pk for o in observations],
+                [o.followed for o in observations],
+                [o.at for o in observations],
+                [None if o.scene is None else o.scene[:SCENE_CHARS] for o in observations],
+                [o.snapshot for o in observations],
+            ],
+        )
+        return cursor.fetchall()
