@@ -1,5 +1,6 @@
-"""Follow state of service-account identities: the one writer of followed, followed_at,
-unfollowed_at and subscribe_scene.
+"""Follow state of service-account identities as WeChat reports it: the one writer of changes
+to followed, followed_at, unfollowed_at and subscribe_scene (an identity created by an openid
+migration starts with its old identity's state; erasure clears the scene).
 
 Two kinds of observation feed it, each with its own rule. An event (a subscribe, unsubscribe or
 QR-scan push, or the same sent to the events API) is a dated change: the latest one wins and one
@@ -16,11 +17,11 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from identity.models import Actor
+from identity.models import Actor, AuditEntry, Identity
 from identity.services.audit import record_audit
 
-SCENE_CHARS = 64  # Identity.subscribe_scene
-TARGET_CHARS = 200  # AuditEntry.target
+SCENE_CHARS = Identity._meta.get_field("subscribe_scene").max_length
+TARGET_CHARS = AuditEntry._meta.get_field("target").max_length
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def record_follow_changes(
             changed=sum(1 for *_, changed in rows if changed),
         )
         if changes.changed:
-            appids = sorted({appid for appid, *_ in rows})
+            appids = sorted({appid for appid, *_, changed in rows if changed})
             record_audit(
                 actor=actor,
                 action="identity.follow",

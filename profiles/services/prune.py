@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import PruneRun
-from profiles.services.stats_updates import new_channel_wins
+from profiles.services.stats_updates import keep_first_channel
 
 
 def prune_events(
@@ -74,16 +74,11 @@ def _prune_batch(cutoff: datetime, batch_size: int) -> int:
                     amount_total = r.amount_total + EXCLUDED.amount_total,
                     first_at = LEAST(r.first_at, EXCLUDED.first_at),
                     last_at = GREATEST(r.last_at, EXCLUDED.last_at),
-                    first_channel = CASE WHEN {wins}
-                        THEN EXCLUDED.first_channel ELSE r.first_channel END,
-                    first_channel_at = CASE WHEN {wins}
-                        THEN EXCLUDED.first_channel_at ELSE r.first_channel_at END,
-                    first_channel_event_id = CASE WHEN {wins}
-                        THEN EXCLUDED.first_channel_event_id ELSE r.first_channel_event_id END
+                    {first_channel}
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM doomed), (SELECT count(*) FROM merged)
-            """.format(wins=new_channel_wins("r")),  # noqa: S608 - constant SQL text
+            """.format(first_channel=keep_first_channel("r")),  # noqa: S608 - constant SQL text
             [cutoff, batch_size],
         )
         return cursor.fetchone()[0]

@@ -129,12 +129,7 @@ def _upsert_person_stats(people: dict[int, _PersonAgg]) -> None:
                 event_count = s.event_count + EXCLUDED.event_count,
                 first_seen_at = LEAST(s.first_seen_at, EXCLUDED.first_seen_at),
                 last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
-                first_channel = CASE WHEN {_NEW_CHANNEL_WINS}
-                    THEN EXCLUDED.first_channel ELSE s.first_channel END,
-                first_channel_at = CASE WHEN {_NEW_CHANNEL_WINS}
-                    THEN EXCLUDED.first_channel_at ELSE s.first_channel_at END,
-                first_channel_event_id = CASE WHEN {_NEW_CHANNEL_WINS}
-                    THEN EXCLUDED.first_channel_event_id ELSE s.first_channel_event_id END,
+                {_KEEP_FIRST_CHANNEL},
                 last_login_at = GREATEST(s.last_login_at, EXCLUDED.last_login_at),
                 pay_count = s.pay_count + EXCLUDED.pay_count,
                 pay_total = s.pay_total + EXCLUDED.pay_total,
@@ -154,4 +149,14 @@ def new_channel_wins(alias: str) -> str:
     )
 
 
-_NEW_CHANNEL_WINS = new_channel_wins("s")
+def keep_first_channel(alias: str) -> str:
+    """SET clause of an upsert: the first channel, its time and event come from whichever
+    side saw the channel first (stats per person, rollups of pruned events)."""
+    wins = new_channel_wins(alias)
+    return ", ".join(
+        f"{column} = CASE WHEN {wins} THEN EXCLUDED.{column} ELSE {alias}.{column} END"
+        for column in ("first_channel", "first_channel_at", "first_channel_event_id")
+    )
+
+
+_KEEP_FIRST_CHANNEL = keep_first_channel("s")

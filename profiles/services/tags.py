@@ -75,7 +75,9 @@ def _assign(person_pks: list[int], tags: list[Tag], *, actor, source, expires_at
     displaced = TagAssignment.objects.filter(
         person_id__in=person_pks, exclusive_group_id__in=exclusive
     ).exclude(tag__in=tags)
-    replaced = sorted(set(displaced.values_list("tag__key", flat=True))) if exclusive else []
+    replaced = (
+        list(dict.fromkeys(displaced.values_list("tag__key", flat=True))) if exclusive else []
+    )
     if replaced:
         displaced.delete()
     TagAssignment.objects.bulk_create(

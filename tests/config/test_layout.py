@@ -2,12 +2,14 @@
 
 `lint-imports` checks the contracts in pyproject.toml ([tool.importlinter]) over the real code:
 an import from identity to profiles or platforms, from profiles to platforms, from the shared API
-plumbing to a domain app above identity, or from the product to the URLconf, the demo, the
-benchmarks or the fake WeChat server fails here.
+plumbing to a domain app above identity, from identity's core to the plumbing (scope names
+aside) or to its own API, or from the product to the URLconf, the demo, the benchmarks or the fake
+WeChat server fails here.
 """
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from django.conf import settings
@@ -58,3 +60,15 @@ def test_every_wechat_module_lives_in_platforms():
         if "migrations" not in path.parts and "__pycache__" not in path.parts
     ]
     assert stray == []
+
+
+def test_the_identity_core_contract_names_every_module_but_the_api():
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    core = next(c for c in contracts["contracts"] if c["name"].startswith("Identity's core"))
+    modules = {
+        f"identity.{path.stem}"
+        for path in (ROOT / "identity").iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").exists())
+        and path.stem not in {"__init__", "api", "apps", "migrations", "templates"}
+    }
+    assert modules == set(core["source_modules"])

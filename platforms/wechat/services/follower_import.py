@@ -105,7 +105,7 @@ def _resolve_chunk(app: App, infos: list[dict], actor: Actor) -> tuple[int, int]
         entries[openid] = unionid if unionid and IDENTIFIER_RE.fullmatch(unionid) else None
         follow[openid] = {
             "at": datetime.fromtimestamp(int(info.get("subscribe_time") or 0), tz=UTC),
-            "scene": str(info.get("subscribe_scene") or "")[:64],
+            "scene": str(info.get("subscribe_scene") or ""),  # cut to the column by identity
         }
     with transaction.atomic():
         resolution = bulk_resolve(app=app, entries=entries, actor=actor)
