@@ -1,3 +1,5 @@
+"""The URLconf: health check, WeChat callbacks, admin, the API schema and each app's API."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

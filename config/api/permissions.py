@@ -1,3 +1,5 @@
+"""Authorisation of every API request: the scope a method needs, the apps a key may touch."""
+
 from rest_framework.permissions import BasePermission
 
 from identity.exceptions import AppForbidden

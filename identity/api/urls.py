@@ -1,3 +1,5 @@
+"""Routes of the identity API: resolve, lookups, a person, phone binding."""
+
 from django.urls import path
 
 from identity.api import views

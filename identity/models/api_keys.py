@@ -1,3 +1,5 @@
+"""Callers' API keys: hashed at rest, with scopes and an optional app restriction."""
+
 import hashlib
 import secrets
 

@@ -1,3 +1,5 @@
+"""The audit log: who changed what, written in the change's own transaction."""
+
 from dataclasses import dataclass
 
 from django.db import models

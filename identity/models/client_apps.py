@@ -1,3 +1,5 @@
+"""The apps a company runs (mini-programs, accounts, H5 pages) with their encrypted secrets."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

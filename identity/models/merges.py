@@ -1,3 +1,5 @@
+"""Merge records: what a merge moved, so that an admin can undo it."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone

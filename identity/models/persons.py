@@ -1,3 +1,5 @@
+"""Persons and what identifies them: per-app identities (openids), unionids, the phone number."""
+
 import base64
 import secrets
 

@@ -1,31 +1,15 @@
 """A small typed client for the WeChat server APIs the service uses (PLATFORM.md).
 
-Plain HTTP with httpx: a base URL from settings, timeouts, retries on -1 (busy) and transport
-errors, errors mapped to exceptions, access tokens from the shared cache (tokens.py).
+One method per endpoint, answering plain dataclasses; how calls travel (retries, errors, access
+tokens) is `transport.py`.
 """
 
-import logging
-import time
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
 from django.conf import settings
 
 from identity.models import App
-from platforms.wechat import tokens
-from platforms.wechat.errors import (
-    Errcode,
-    WeChatError,
-    WeChatTokenExpired,
-    WeChatUnavailable,
-    error_for,
-)
-
-logger = logging.getLogger(__name__)
-
-RETRIES = 2
-BACKOFF_SECONDS = 0.2
+from platforms.wechat.transport import WeChatTransport, app_secret
 
 
 @dataclass(frozen=True)
@@ -50,70 +34,8 @@ class PhoneInfo:
     watermark_appid: str
 
 
-class WeChatClient:
+class WeChatClient(WeChatTransport):
     """One client per process is enough; it holds an httpx connection pool."""
-
-    def __init__(self, base_url: str | None = None, timeout: float | None = None):
-        self.base_url = (base_url or settings.WECHAT_API_BASE).rstrip("/")
-        self.http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout or settings.WECHAT_TIMEOUT_SECONDS,
-            headers={"User-Agent": "unified-identity"},
-        )
-
-    # -- transport -------------------------------------------------------------------------
-
-    def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> dict:
-        """Call an endpoint and return its JSON body, raising WeChatError on an error code."""
-        for attempt in range(RETRIES + 1):
-            try:
-                response = self.http.request(method, path, params=params, json=json)
-                body = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                error: WeChatError = WeChatUnavailable(0, type(exc).__name__, endpoint=path)
-            else:
-                errcode = int(body.get("errcode") or 0) if isinstance(body, dict) else 0
-                if errcode == 0 and response.status_code == 200 and isinstance(body, dict):
-                    return body
-                error = error_for(
-                    errcode, body.get("errmsg", "") if isinstance(body, dict) else "", endpoint=path
-                )
-            if not isinstance(error, WeChatUnavailable) or error.errcode == Errcode.RATE_LIMITED:
-                raise error
-            if attempt < RETRIES:
-                logger.info("WeChat %s busy (errcode %s), retrying", path, error.errcode)
-                time.sleep(BACKOFF_SECONDS * (attempt + 1))
-        raise error
-
-    def call_with_token(
-        self, app: App, method: str, path: str, *, params: dict | None = None, json: Any = None
-    ) -> dict:
-        """Call with the app's access token; an expired token is refreshed once and retried."""
-        for attempt in range(2):
-            token = tokens.access_token(app, self, force_refresh=attempt > 0)
-            try:
-                return self.call(
-                    method, path, params={**(params or {}), "access_token": token}, json=json
-                )
-            except WeChatTokenExpired:
-                if attempt:
-                    raise
-                logger.info("WeChat access token of app %s expired; refreshing", app.appid)
-        raise AssertionError("unreachable")
-
-    # -- credentials -----------------------------------------------------------------------
-
-    def fetch_access_token(self, app: App) -> tuple[str, int]:
-        body = self.call(
-            "GET",
-            "/cgi-bin/token",
-            params={
-                "grant_type": "client_credential",
-                "appid": app.appid,
-                "secret": _secret(app),
-            },
-        )
-        return body["access_token"], int(body.get("expires_in", 7200))
 
     # -- logins ----------------------------------------------------------------------------
 
@@ -123,7 +45,7 @@ class WeChatClient:
             "/sns/jscode2session",
             params={
                 "appid": app.appid,
-                "secret": _secret(app),
+                "secret": app_secret(app),
                 "js_code": code,
                 "grant_type": "authorization_code",
             },
@@ -140,7 +62,7 @@ class WeChatClient:
             "/sns/oauth2/access_token",
             params={
                 "appid": app.appid,
-                "secret": _secret(app),
+                "secret": app_secret(app),
                 "code": code,
                 "grant_type": "authorization_code",
             },
@@ -226,12 +148,6 @@ class WeChatClient:
             else "/cgi-bin/tags/members/batchtagging"
         )
         self.call_with_token(app, "POST", path, json={"openid_list": openids, "tagid": tag_id})
-
-
-def _secret(app: App) -> str:
-    """The app's secret, read afresh: a cached App may predate a secret change."""
-    token = App.objects.filter(pk=app.pk).values_list("secret_encrypted", flat=True).first()
-    return App(secret_encrypted=token or "").get_secret()
 
 
 def _optional(value) -> str | None:

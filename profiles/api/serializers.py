@@ -13,9 +13,9 @@ from rest_framework import serializers
 
 from identity.api.shapes import Key, Shape, build, schema_fields
 from identity.validators import MAX_BATCH
-from profiles.services import event_parsing as contract
+from profiles.services import event_contract as contract
 
-# How the schema describes each of `event_parsing.FIELDS`, in that order: the parser checks
+# How the schema describes each of `event_contract.FIELDS`, in that order: the parser checks
 # them, and a field it takes without a description here fails the schema build.
 EVENT_IN: dict[str, Callable[[], serializers.Field]] = {
     "event_id": lambda: serializers.CharField(

@@ -1,3 +1,5 @@
+"""Routes of the profiles API: events, person tags, tags, segments."""
+
 from django.urls import path
 
 from profiles.api import tag_views, views

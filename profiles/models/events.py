@@ -1,3 +1,5 @@
+"""Behavioural events, their registered types, and the rollups of pruned events."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,5 @@
+"""Segments (saved conditions over persons) and their daily size snapshots."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

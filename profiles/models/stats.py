@@ -1,3 +1,5 @@
+"""Per-person stats kept incrementally from events, and the runs that prune old events."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""Tag groups, manual and rule tags, and their assignments to persons."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone

@@ -36,7 +36,7 @@ def test_a_revoked_key_stops_at_once_in_this_process(
 def test_cached_apps_never_serve_a_stale_secret(settings, miniprogram, actor):
     from identity.selectors import get_app
     from identity.services.app_secrets import set_app_credentials
-    from platforms.wechat.client import _secret
+    from platforms.wechat.transport import app_secret as _secret
 
     settings.APP_CACHE_SECONDS = 60
     cached = get_app(miniprogram.appid)

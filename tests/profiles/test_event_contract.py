@@ -6,7 +6,7 @@ import pytest
 
 from profiles.api.serializers import EventIn
 from profiles.models import Event
-from profiles.services.event_parsing import FIELDS
+from profiles.services.event_contract import FIELDS
 from profiles.services.ingest import ingest_events
 
 pytestmark = pytest.mark.django_db

@@ -1,3 +1,5 @@
+"""Routes of the WeChat login and phone endpoints of the API."""
+
 from django.urls import path
 
 from platforms.wechat.api import login_views

@@ -1,0 +1,98 @@
+"""How every WeChat call travels: plain HTTP with httpx, a base URL from settings, timeouts,
+retries on -1 (busy) and transport errors, error codes mapped to exceptions (errors.py), and
+access tokens from the shared cache (tokens.py), refreshed once when WeChat says they expired.
+"""
+
+import logging
+import time
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from identity.models import App
+from platforms.wechat import tokens
+from platforms.wechat.errors import (
+    Errcode,
+    WeChatError,
+    WeChatTokenExpired,
+    WeChatUnavailable,
+    error_for,
+)
+
+logger = logging.getLogger("platforms.wechat.client")  # the name operators' log filters know
+
+RETRIES = 2
+BACKOFF_SECONDS = 0.2
+
+
+class WeChatTransport:
+    """The transport and credentials under the typed endpoints of `client.WeChatClient`."""
+
+    def __init__(self, base_url: str | None = None, timeout: float | None = None):
+        self.base_url = (base_url or settings.WECHAT_API_BASE).rstrip("/")
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout or settings.WECHAT_TIMEOUT_SECONDS,
+            headers={"User-Agent": "unified-identity"},
+        )
+
+    # -- transport -------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> dict:
+        """Call an endpoint and return its JSON body, raising WeChatError on an error code."""
+        for attempt in range(RETRIES + 1):
+            try:
+                response = self.http.request(method, path, params=params, json=json)
+                body = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                error: WeChatError = WeChatUnavailable(0, type(exc).__name__, endpoint=path)
+            else:
+                errcode = int(body.get("errcode") or 0) if isinstance(body, dict) else 0
+                if errcode == 0 and response.status_code == 200 and isinstance(body, dict):
+                    return body
+                error = error_for(
+                    errcode, body.get("errmsg", "") if isinstance(body, dict) else "", endpoint=path
+                )
+            if not isinstance(error, WeChatUnavailable) or error.errcode == Errcode.RATE_LIMITED:
+                raise error
+            if attempt < RETRIES:
+                logger.info("WeChat %s busy (errcode %s), retrying", path, error.errcode)
+                time.sleep(BACKOFF_SECONDS * (attempt + 1))
+        raise error
+
+    def call_with_token(
+        self, app: App, method: str, path: str, *, params: dict | None = None, json: Any = None
+    ) -> dict:
+        """Call with the app's access token; an expired token is refreshed once and retried."""
+        for attempt in range(2):
+            token = tokens.access_token(app, self, force_refresh=attempt > 0)
+            try:
+                return self.call(
+                    method, path, params={**(params or {}), "access_token": token}, json=json
+                )
+            except WeChatTokenExpired:
+                if attempt:
+                    raise
+                logger.info("WeChat access token of app %s expired; refreshing", app.appid)
+        raise AssertionError("unreachable")
+
+    # -- credentials -----------------------------------------------------------------------
+
+    def fetch_access_token(self, app: App) -> tuple[str, int]:
+        body = self.call(
+            "GET",
+            "/cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": app.appid,
+                "secret": app_secret(app),
+            },
+        )
+        return body["access_token"], int(body.get("expires_in", 7200))
+
+
+def app_secret(app: App) -> str:
+    """The app's secret, read afresh: a cached App may predate a secret change."""
+    token = App.objects.filter(pk=app.pk).values_list("secret_encrypted", flat=True).first()
+    return App(secret_encrypted=token or "").get_secret()
