@@ -18,8 +18,7 @@ When a change legitimately alters a number: run `pytest tests/test_query_counts.
 failing case prints "Expected to perform N queries but M were done" and, with -v, the queries.
 Check that each new query is wanted (one per request, not one per item or row), then set the
 case's count to M in CASES in the same change and say why in its message. A batch case whose
-sizes disagree is not fixed by a number: it is a query per item, which the change must remove (a
-known one is marked `grows`, an expected failure that fails once fixed, so that the mark goes).
+sizes disagree is not fixed by a number: it is a query per item, which the change must remove.
 """
 
 import re
@@ -148,9 +147,6 @@ class Case:
     # A batch endpoint: how many of the request's items its answer served (all of them, or the
     # same N would prove nothing); None for an endpoint that takes no batch.
     served: Callable[[dict], int] | None = None
-    # A batch endpoint known to run queries per item: why, until it is fixed. Its larger size
-    # is an expected (strict) failure, so that the fix shows here and the mark goes.
-    grows: str = ""
 
 
 def _crowd_event(world: World, n: int) -> dict:
@@ -280,11 +276,7 @@ def _params(endpoint: tuple[str, str], case: Case):
     path, method = endpoint
     if case.served is None:
         return [pytest.param(endpoint, 0, id=f"{method} {path}")]
-    grows = pytest.mark.xfail(strict=True, reason=case.grows) if case.grows else ()
-    return [
-        pytest.param(endpoint, size, id=f"{method} {path} x{size}", marks=grows if i else ())
-        for i, size in enumerate(BATCH_SIZES)
-    ]
+    return [pytest.param(endpoint, size, id=f"{method} {path} x{size}") for size in BATCH_SIZES]
 
 
 PARAMS = [param for endpoint, case in CASES.items() for param in _params(endpoint, case)]
