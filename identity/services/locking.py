@@ -46,3 +46,20 @@ def share_lock_live_persons(pks: Collection[int]) -> None:
         rows = cursor.fetchall()
     if len(rows) != len(pks) or not all(live for _, live in rows):
         raise StaleRead("a person was merged or erased before it could be locked")
+
+
+def key_share_lock_persons(pks: Collection[int]) -> None:
+    """Lock persons FOR KEY SHARE in primary-key order, before writing rows that refer to them.
+
+    The foreign-key check at COMMIT takes this lock anyway, row by row and only at the end: by
+    then a writer that raced a merge (FOR UPDATE on the person, then deleting the person's rows)
+    may hold rows the merge waits for while it waits for the merge, a deadlock. Taken first and
+    in order, the lock makes the writer wait for the merge before it writes anything.
+    """
+    if not pks:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM identity_person WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [sorted(set(pks))],
+        )

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from identity.models import Actor, Person
+from identity.services.locking import key_share_lock_persons
 from identity.services.person_data import PersonDataMover
 from profiles.models import TagAssignment
 from profiles.services.rules import refresh_rule_tags
@@ -62,7 +63,19 @@ def _refresh_rules_after_commit(*persons: Person) -> None:
     """Rule tags follow the persons' new identities and stats once the change is committed
     (not inside the merge: its identities move after the movers run)."""
     pks = [person.pk for person in persons]
-    transaction.on_commit(lambda: refresh_rule_tags(actor=RULE_ACTOR, person_ids=pks))
+    transaction.on_commit(lambda: refresh_rules_of(pks))
+
+
+def refresh_rules_of(pks: list[int]) -> None:
+    """Refresh the rule tags of persons a merge or undo changed, holding them FOR KEY SHARE.
+
+    Another merge of one of them may be under way: the lock makes the refresh wait for it
+    instead of writing assignments that merge would delete (a deadlock PostgreSQL would break
+    only after deadlock_timeout, failing one side). Each tag refreshes in its own savepoint.
+    """
+    with transaction.atomic():
+        key_share_lock_persons(pks)
+        refresh_rule_tags(actor=RULE_ACTOR, person_ids=pks)
 
 
 def _wins(row: TagAssignment, other: TagAssignment, now) -> bool:
