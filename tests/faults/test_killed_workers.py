@@ -156,10 +156,11 @@ def _day(day: int) -> str:
     return iso_ago(days=day + 1)
 
 
-# A merge racing an undo now and then deadlocks (a deferred foreign-key check at COMMIT against
-# the other's DELETE of tag assignments); PostgreSQL breaks it after deadlock_timeout and the
-# service retries. Under libfaketime that timer never fires, the storm stalls and so does the
-# flush after the test: the run with the clock moved ahead leaves this test out.
+# The storm leans on PostgreSQL breaking deadlocks after deadlock_timeout (the service retries):
+# it met one now and then until the rule refresh after a merge took its persons' locks first
+# (tests/profiles/test_rule_refresh_locks.py). Under libfaketime that timer never fires, and a
+# deadlock would stall the storm and the flush after the test: the run with the clock moved
+# ahead leaves this test out.
 @pytest.mark.pg_timers
 def test_merge_storm_killed_mid_way_leaves_a_sound_graph(child_env, actor, tmp_path):
     # Given a few hundred persons with identities, events, stats and tags
