@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "procrastinate.contrib.django",
+    "jobs",
     "identity",
     "profiles",
     "platforms.wechat",
@@ -175,6 +177,8 @@ LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+# Calendar days of the activity rollups and the reports (analytics.md "Common rules").
+ANALYTICS_TIME_ZONE = env_str("ANALYTICS_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -236,6 +240,12 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKey": []}],
 }
 
+# Background jobs (jobs/): the queue is procrastinate's tables in the same database. With
+# JOBS_RUN_INLINE (the test suite sets it), an enqueued job also runs in the enqueuing process
+# right after its commit, so that tests see its effect without a worker.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", False)
+
 # WeChat's API host; tests and the demo point it at a fake server on loopback.
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
 
@@ -249,6 +259,9 @@ LOGGING = {
         # Request bodies and SQL parameters can carry personal data: keep them out of logs.
         "django.db.backends": {"level": "WARNING", "propagate": True},
         "pgserver": {"level": "WARNING", "propagate": True},
+        # procrastinate logs each job's arguments at INFO; ours carry ids only, but its
+        # per-job lines would drown the worker's own progress lines.
+        "procrastinate": {"level": "WARNING", "propagate": True},
         # httpx logs every request URL at INFO, and WeChat URLs carry app secrets and codes.
         "httpx": {"level": "WARNING", "propagate": True},
         "httpcore": {"level": "WARNING", "propagate": True},

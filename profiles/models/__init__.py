@@ -1,4 +1,5 @@
 from profiles.models.events import Event, EventRollup, EventType
+from profiles.models.pipeline import PendingEvents
 from profiles.models.segments import Segment, SegmentSnapshot
 from profiles.models.stats import PersonEventStats, PersonStats, PruneRun
 from profiles.models.tags import Tag, TagAssignment, TagGroup, TagKind, TagSource
@@ -7,6 +8,7 @@ __all__ = [
     "Event",
     "EventRollup",
     "EventType",
+    "PendingEvents",
     "PersonEventStats",
     "PersonStats",
     "PruneRun",

@@ -1,9 +1,6 @@
 """Event ingestion (`POST /api/v1/events`): idempotent, partial success, constant queries."""
 
-import json
 from dataclasses import dataclass, field
-
-from django.db import connection
 
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind
@@ -11,10 +8,11 @@ from identity.services.retry import run_atomic_with_retries
 from identity.validators import IDENTIFIER_RE, MAX_BATCH
 from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
+from profiles.services.event_store import insert_events
 from profiles.services.event_subjects import attribute
 from profiles.services.follow import FOLLOW_TYPES, apply_follow_events
 from profiles.services.rules import refresh_rule_tags
-from profiles.services.stats_updates import StoredEvent, apply_events
+from profiles.services.stats_updates import apply_events
 
 
 @dataclass
@@ -84,7 +82,7 @@ def _store(
 ) -> None:
     subjects, errors = attribute(events, allowed_app_ids=allowed_app_ids, actor=actor)
     writable = [event for event in events if event.index in subjects]
-    stored = _insert_events(writable, subjects)
+    stored = insert_events(writable, subjects)
     apply_events(stored)
     parsed_by_id = {(e.app.pk if e.app else None, e.event_id): e for e in writable}
     follows = []
@@ -99,48 +97,3 @@ def _store(
     result.accepted = len(stored)
     result.duplicates += len(writable) - len(stored)
     result.person_ids = {row.person_id for row in stored}
-
-
-def _insert_events(events: list[ParsedEvent], subjects) -> list[StoredEvent]:
-    if not events:
-        return []
-    columns = {
-        "event_id": [],
-        "person_id": [],
-        "identity_id": [],
-        "app_id": [],
-        "type": [],
-        "occurred_at": [],
-        "amount": [],
-        "channel": [],
-        "properties": [],
-    }
-    for event in events:
-        person_pk, identity_pk = subjects[event.index]
-        columns["event_id"].append(event.event_id)
-        columns["person_id"].append(person_pk)
-        columns["identity_id"].append(identity_pk)
-        columns["app_id"].append(event.app.pk if event.app else None)
-        columns["type"].append(event.type)
-        columns["occurred_at"].append(event.occurred_at)
-        columns["amount"].append(event.amount)
-        columns["channel"].append(event.channel)
-        columns["properties"].append(json.dumps(event.properties, ensure_ascii=False))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO profiles_event (event_id, person_id, origin_person_id, identity_id, app_id,
-                type, occurred_at, received_at, amount, channel, properties)
-            SELECT event_id, person_id, person_id, identity_id, app_id, type, occurred_at, now(),
-                   amount, channel, properties
-            FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
-                        %s::timestamptz[], %s::numeric[], %s::text[], %s::jsonb[])
-                 AS e(event_id, person_id, identity_id, app_id, type, occurred_at, amount,
-                      channel, properties)
-            ON CONFLICT (app_id, event_id) DO NOTHING
-            RETURNING id, person_id, type, occurred_at, amount, channel, event_id, app_id
-            """,
-            list(columns.values()),
-        )
-        rows = cursor.fetchall()
-    return [StoredEvent(*row) for row in rows]

@@ -40,6 +40,8 @@ class StoredEvent:
     channel: str
     event_id: str = ""
     app_id: int | None = None
+    origin_person_id: int | None = None
+    identity_id: int | None = None
 
 
 def apply_events(events: Iterable[StoredEvent]) -> None:
