@@ -21,15 +21,20 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## Run the service on 127.0.0.1:8000 with demo data (embedded PostgreSQL without DATABASE_URL)
-## and a fake WeChat server on 127.0.0.1:8081, so that the demo works offline.
+## Run the service on 127.0.0.1:8000 with demo data (embedded PostgreSQL without DATABASE_URL),
+## the background worker, and a fake WeChat server on 127.0.0.1:8081, so that the demo works
+## offline. Ctrl-C stops all three: the worker (which ignores the terminal's SIGINT, as
+## background processes do) gets one SIGTERM, finishes its running jobs and exits.
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) -m demo
-	@$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
-	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
-	WECHAT_API_BASE=$${WECHAT_API_BASE:-http://127.0.0.1:$(FAKE_WECHAT_PORT)} DEBUG=$${DEBUG:-1} \
-		$(PY) manage.py runserver $(HOST):$(PORT)
+	@export WECHAT_API_BASE=$${WECHAT_API_BASE:-http://127.0.0.1:$(FAKE_WECHAT_PORT)}; \
+	$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
+	$(PY) manage.py run_worker & worker=$$!; \
+	stop() { trap - EXIT INT TERM; kill $$fake 2>/dev/null; kill -TERM $$worker 2>/dev/null; \
+		wait $$worker 2>/dev/null; }; \
+	trap stop EXIT INT TERM; \
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite.
 test: install

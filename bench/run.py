@@ -3,10 +3,14 @@
     export DATABASE_URL=... DJANGO_SETTINGS_MODULE=bench.settings
     python manage.py bench_seed --persons 1000000
     python bench/run.py --persons 1000000
+    python bench/run.py --only pipeline --seconds 60 --job-workers 2
+    python bench/run.py --own-postgres /srv/benchpg   # a tuned server of its own (seeds it once)
 
 Starts the service and the bare baseline (bench/baseline.py) under the same gunicorn
 configuration, drives them with wrk (32 connections), times the other scenarios from Python,
-and writes bench/results/latest.json. Ratios compare figures measured in the same run.
+and writes bench/results/latest.json. Ratios compare figures measured in the same run. The
+event pipeline scenario (bench/pipeline_scenario.py) runs with `--job-workers` worker processes
+(`manage.py run_worker`) beside gunicorn, started before it and stopped with SIGTERM after it.
 """
 
 import argparse
@@ -16,11 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -42,6 +42,7 @@ def env(**extra) -> dict:
         "API_RATE_LIMIT": "",
         "GUNICORN_ACCESSLOG": "",
         "LOG_LEVEL": "WARNING",
+        "JOBS_RUN_INLINE": "false",
         **extra,
     }
 
@@ -139,18 +140,64 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--followers", type=int, default=50_000)
+    parser.add_argument("--job-workers", type=int, default=1, help="run_worker processes")
+    parser.add_argument("--only", choices=["all", "pipeline"], default="all")
+    parser.add_argument(
+        "--own-postgres",
+        metavar="DIR",
+        help="start a PostgreSQL tuned for this machine in DIR (initdb and seed on first use)",
+    )
     args = parser.parse_args()
 
     os.chdir(ROOT)
+    own = own_postgres(args) if args.own_postgres else None
+    try:
+        run(args)
+    finally:
+        if own:
+            own.stop()
+
+
+def own_postgres(args):
+    """Start the tuned server, point DATABASE_URL at it, and migrate and seed it if needed."""
+    from bench.postgres import OwnPostgres
+
+    own = OwnPostgres(args.own_postgres).start()
+    os.environ["DATABASE_URL"] = own.url
+    print(f"own PostgreSQL on port {own.port} ({own.directory})", flush=True)
+    manage("migrate", "--no-input")
+    import psycopg
+
+    with psycopg.connect(own.url) as conn:
+        seeded = conn.execute("SELECT count(*) FROM identity_person").fetchone()[0]
+    if seeded == 0:
+        print(f"seeding {args.persons} persons (about 13 minutes per million)", flush=True)
+        started = time.monotonic()
+        manage("bench_seed", "--persons", str(args.persons))
+        print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
+    own.tune_hot_tables()
+    return own
+
+
+def run(args) -> None:
     import django
 
     os.environ.update(env())
     django.setup()
     from bench import dataset as ds
+    from bench.postgres import machine_settings
 
     key = manage("create_api_key", "bench", "--scopes", "all").strip()
     results = Results(config=vars(args))
+    results["postgres"] = server_settings(list(machine_settings()))
     app = serve("config.wsgi:application", APP_PORT, args.workers, args.threads)
+    if args.only == "pipeline":
+        try:
+            results.update(pipeline(key, args, ds))
+        finally:
+            app.terminate()
+            app.wait(timeout=20)
+        return report(results)
     base = serve("bench.baseline:application", BASE_PORT, args.workers, args.threads)
     try:
         common = {"PERSONS": str(args.persons), "APPID": ds.MINI_APPID}
@@ -169,16 +216,68 @@ def main() -> None:
             "resolve.lua", APP_PORT, args.seconds, args.connections, **common, KEY=key, NEW="1"
         )
         results.update(python_scenarios(key, args, ds))
+        results.update(pipeline(key, args, ds))
     finally:
         for process in (app, base):
             process.terminate()
             process.wait(timeout=20)
     results["rule_refresh"] = rule_refresh()
     results["follower_import"] = follower_import(args, ds)
+    report(results)
+
+
+def report(results: dict) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
     print(table(results))
+
+
+def dsn() -> str:
+    """The service's database as a psycopg conninfo (the bench's own connections)."""
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    params = connection.get_connection_params()
+    keys = ("dbname", "user", "password", "host", "port")
+    return make_conninfo(**{k: v for k, v in params.items() if k in keys and v})
+
+
+def server_settings(names: list[str]) -> dict:
+    """The server's values of the settings docs/postgresql.md discusses (the run's record)."""
+    import psycopg
+
+    with psycopg.connect(dsn()) as conn:
+        rows = conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [names]
+        ).fetchall()
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    return {"server_version": version, **dict(rows)}
+
+
+def pipeline(key: str, args, ds) -> dict:
+    """The event pipeline scenario with `--job-workers` workers running beside gunicorn."""
+    from bench import job_workers, pipeline_scenario
+    from identity.models import App
+
+    if not job_workers.available():
+        print("no run_worker command yet: the pipeline scenario runs without workers", flush=True)
+    workers = job_workers.start(args.job_workers, python=PY, env=env())
+    try:
+        figures = pipeline_scenario.run(
+            base_url=f"http://127.0.0.1:{APP_PORT}",
+            key=key,
+            dsn=dsn(),
+            seconds=args.seconds,
+            persons=args.persons,
+            appid=ds.MINI_APPID,
+            app_pk=App.objects.get(appid=ds.MINI_APPID).pk,
+            openid=ds.mini_openid,
+        )
+    finally:
+        figures_workers = job_workers.stop(workers)
+    figures["pipeline_workers"] = {"processes": len(workers), **figures_workers}
+    return figures
 
 
 def python_scenarios(key: str, args, ds) -> dict:
@@ -216,44 +315,6 @@ def python_scenarios(key: str, args, ds) -> dict:
     ) as conn:
         raw = timed(lambda: conn.execute(raw_sql, (app_pk, keys())).fetchall(), 20)
 
-    counter = iter(range(10**9))
-    lock = threading.Lock()
-    # New event ids every run: a rerun on the same data would otherwise replay the last run's
-    # events, which ingest skips as duplicates (and measures far faster than new events).
-    run_id = uuid.uuid4().hex[:8]
-    occurred_at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-
-    def ingest_batch():
-        with lock:
-            start = next(counter) * 500
-        events = [
-            {
-                "event_id": f"bench-ingest-{run_id}-{start + n}",
-                "appid": ds.MINI_APPID,
-                "openid": ds.mini_openid(rng.randrange(args.persons)),
-                "type": "view",
-                "occurred_at": occurred_at,
-            }
-            for n in range(500)
-        ]
-        client.post("/api/v1/events", json={"events": events}).raise_for_status()
-
-    deadline = time.monotonic() + args.seconds
-    batches = 0
-
-    def worker():
-        nonlocal batches
-        while time.monotonic() < deadline:
-            ingest_batch()
-            with lock:
-                batches += 1
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        for _ in range(4):
-            pool.submit(worker)
-    ingest = {"events_per_s": batches * 500 / (time.monotonic() - started), "batches": batches}
-
     segment_count = timed(
         lambda: client.get("/api/v1/segments/bench_buyers").raise_for_status(), 10
     )
@@ -263,7 +324,6 @@ def python_scenarios(key: str, args, ds) -> dict:
     return {
         "batch_lookup_1000": batch,
         "batch_raw_sql_1000": raw,
-        "ingest_500": ingest,
         "segment_count": segment_count,
         "segment_members_page": members,
     }
@@ -298,11 +358,16 @@ def follower_import(args, ds) -> dict:
     )
     seconds = time.monotonic() - started
     server.stop()
+    line = output.strip().splitlines()[-1]
+    # The rate is the command's own time, the import: starting Python and Django in the
+    # subprocess (about a second here) is not the import's, and would weigh on small counts.
+    imported = float(re.search(r" in ([\d.]+)s:", line)[1])
     return {
         "followers": args.followers,
-        "seconds": seconds,
-        "followers_per_s": args.followers / seconds,
-        "output": output.strip().splitlines()[-1],
+        "seconds": imported,
+        "seconds_with_startup": seconds,
+        "followers_per_s": args.followers / imported,
+        "output": line,
     }
 
 
@@ -311,6 +376,30 @@ def _lat(figures: dict) -> str:
 
 
 def table(r: dict) -> str:
+    from bench.pipeline_scenario import table_rows
+
+    rows = []
+    if "lookup_baseline" in r:
+        rows += lookup_rows(r)
+    if "ingest_500" in r:
+        rows += table_rows(r)
+    if "segment_count" in r:
+        rows += [
+            ("segment count (3 conditions)", "-", _lat(r["segment_count"]), "-"),
+            ("segment members, first page of 100", "-", _lat(r["segment_members_page"]), "-"),
+        ]
+    if "rule_refresh" in r:
+        seconds = r["rule_refresh"]["seconds"]
+        rows.append(("rule-tag refresh over all persons", f"{seconds:.1f} s", "-", "-"))
+    if "follower_import" in r:
+        rate = r["follower_import"]["followers_per_s"]
+        rows.append(("follower import", f"{rate:.0f} followers/s", "-", "-"))
+    lines = ["| scenario | throughput | p50 / p99 | ratio |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def lookup_rows(r: dict) -> list[tuple[str, str, str, str]]:
     base = r["lookup_baseline"]["rps"]
     raw = r["batch_raw_sql_1000"]["p50_ms"]
     batch = r["batch_lookup_1000"]
@@ -324,27 +413,15 @@ def table(r: dict) -> str:
     ):
         rps = r[name]["rps"]
         rows.append((label, f"{rps:.0f} req/s", _lat(r[name]), f"{rps / base:.2f} of baseline"))
-    rows += [
+    rows.append(
         (
             "batch lookup, 1000 openids",
             "-",
             _lat(batch),
             f"{batch['p50_ms'] / raw:.1f}x the raw SQL query ({raw:.0f} ms)",
-        ),
-        (
-            "event ingest, batches of 500",
-            f"{r['ingest_500']['events_per_s']:.0f} events/s",
-            "-",
-            "-",
-        ),
-        ("segment count (3 conditions)", "-", _lat(r["segment_count"]), "-"),
-        ("segment members, first page of 100", "-", _lat(r["segment_members_page"]), "-"),
-        ("rule-tag refresh over all persons", f"{r['rule_refresh']['seconds']:.1f} s", "-", "-"),
-        ("follower import", f"{r['follower_import']['followers_per_s']:.0f} followers/s", "-", "-"),
-    ]
-    lines = ["| scenario | throughput | p50 / p99 | ratio |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    return "\n".join(lines)
+        )
+    )
+    return rows
 
 
 if __name__ == "__main__":

@@ -245,6 +245,32 @@ SPECTACULAR_SETTINGS = {
 # right after its commit, so that tests see its effect without a worker.
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", False)
+# The worker (`manage.py run_worker`): jobs at once per process (threads, one connection each),
+# and how long a graceful stop waits for them before exiting at once (0: as long as they take).
+JOBS_WORKER_CONCURRENCY = env_int("JOBS_WORKER_CONCURRENCY", 4)
+JOBS_STOP_TIMEOUT_SECONDS = env_int("JOBS_STOP_TIMEOUT_SECONDS", 60)
+# Each worker writes a heartbeat this often (procrastinate's default). `/healthz` says "down"
+# when no worker wrote one for JOBS_WORKER_DOWN_SECONDS, "lagging" when a due job or pending
+# events waited longer than JOBS_LAG_SECONDS; the jobs of a worker silent for
+# JOBS_STALLED_SECONDS are retried (its process is gone: a SIGKILL, a lost machine).
+JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 10)
+JOBS_WORKER_DOWN_SECONDS = env_int("JOBS_WORKER_DOWN_SECONDS", 30)
+JOBS_LAG_SECONDS = env_int("JOBS_LAG_SECONDS", 60)
+JOBS_STALLED_SECONDS = env_int("JOBS_STALLED_SECONDS", 60)
+# Finished queue jobs: succeeded ones are deleted after JOBS_KEEP_SUCCEEDED_HOURS; failed ones
+# and the scheduled runs' records (admin "Job runs") after JOBS_HISTORY_DAYS.
+JOBS_KEEP_SUCCEEDED_HOURS = env_int("JOBS_KEEP_SUCCEEDED_HOURS", 24)
+JOBS_HISTORY_DAYS = env_int("JOBS_HISTORY_DAYS", 30)
+# Crons of the scheduled jobs (in TIME_ZONE), overriding the defaults in each app's `tasks`:
+# "name=cron;name=cron", e.g. "profiles.prune_events=30 4 * * *;wechat.reimport_followers="
+# (an empty cron switches a job off). The admin's "Scheduled jobs" page lists the names.
+JOBS_SCHEDULE = {
+    name.strip(): cron.strip()
+    for name, _, cron in (
+        item.partition("=") for item in (env_str("JOBS_SCHEDULE") or "").split(";") if item
+    )
+    if name.strip()
+}
 
 # WeChat's API host; tests and the demo point it at a fake server on loopback.
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
@@ -271,7 +297,9 @@ LOGGING = {
 # The admin shows a new API key once in a message: keep messages server-side, not in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# Raw events older than this are folded into rollups and deleted by `manage.py prune_events`.
+# Raw events are kept this many days: the worker's prune (`manage.py prune_events`) folds each
+# month that ended before now minus this into rollups and drops its partition. 400 keeps a year
+# and a month of raw events, so that year-over-year reads of a whole month still find them.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400)
 # Each statement that evaluates a condition (rule refresh, segment count) is cancelled after
 # this many milliseconds (0: no limit); the failure is recorded, the request still answers.

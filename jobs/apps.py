@@ -10,3 +10,10 @@ class JobsConfig(AppConfig):
     name = "jobs"
     label = "jobs"
     verbose_name = _("Background jobs")
+
+    def ready(self) -> None:
+        # procrastinate's app (listed before this one) has imported every `tasks` module by
+        # now: their scheduled jobs become periodic with the crons the settings give.
+        from jobs import schedule
+
+        schedule.install()

@@ -11,7 +11,9 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from identity.person_sections import register_section
         from identity.services.person_data import register_mover
+        from jobs.backlog import register as register_backlog
         from profiles import integrity
+        from profiles.models import PendingEvents
         from profiles.person_sections import STATS_SECTION, TAGS_SECTION
         from profiles.services.person_events import EVENTS_MOVER
         from profiles.services.person_tags import TAGS_MOVER
@@ -21,3 +23,11 @@ class ProfilesConfig(AppConfig):
         register_section(TAGS_SECTION)
         register_section(STATS_SECTION)
         integrity.register()
+        # The events waiting for the worker, for /healthz and the admin (jobs/backlog.py).
+        register_backlog(
+            "pending_events",
+            age_key="oldest_pending_seconds",
+            model=PendingEvents,
+            count_field="event_count",
+            since_field="accepted_at",
+        )

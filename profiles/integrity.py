@@ -3,6 +3,7 @@
 from django.db import connection
 
 from identity.integrity import Check, register_check, sql_count
+from profiles.services.activity import activity_drift
 from profiles.services.stats_rebuild import rebuild_all_stats
 
 
@@ -38,6 +39,15 @@ def register() -> None:
             ),
         ),
         Check(
+            "events_have_keys",
+            "Every event's idempotency key is in the ledger, under its id (a replay is refused).",
+            sql_count(
+                "SELECT count(*) FROM profiles_event e LEFT JOIN profiles_eventkey k "
+                "ON k.id = e.id AND k.app_id IS NOT DISTINCT FROM e.app_id "
+                "AND k.event_id = e.event_id WHERE k.id IS NULL"
+            ),
+        ),
+        Check(
             "tags_on_live_persons",
             "Tag assignments belong to live persons.",
             sql_count(
@@ -55,6 +65,11 @@ def register() -> None:
             "stats_equal_rebuild",
             "Per-person stats equal a rebuild from events and rollups.",
             stats_drift,
+        ),
+        Check(
+            "activity_equal_rebuild",
+            "Daily activity equals a rebuild from applied events, on the days events cover.",
+            lambda: len(activity_drift()),
         ),
     ):
         register_check(check)

@@ -15,7 +15,8 @@ from identity.exceptions import InvalidInput, NotFound
 from identity.models import Identity, Person
 from identity.person_reads import read_persons
 from profiles.conditions import compile_condition
-from profiles.models import Event, Segment, Tag, TagAssignment
+from profiles.conditions.dependencies import clock_dependent
+from profiles.models import Event, Segment, Tag, TagAssignment, TagKind
 
 
 def encode_cursor(event: Event) -> str:
@@ -142,3 +143,12 @@ def _decode_member_cursor(cursor: str) -> int:
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput({"cursor": ["Not a cursor from a previous page."]}) from exc
+
+
+def time_dependent_rule_tags() -> list[str]:
+    """Keys of the rule tags whose holders can change with the date alone (the schedule
+    refreshes them just after midnight; no event would)."""
+    kinds = dict(Tag.objects.values_list("key", "kind"))
+    rules = dict(Tag.objects.filter(kind=TagKind.RULE).values_list("key", "condition"))
+    manual = {key for key, kind in kinds.items() if kind != TagKind.RULE}
+    return clock_dependent(rules, manual=manual)

@@ -60,6 +60,29 @@ def _database_clock_agrees(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _jobs_run_inline(settings):
+    """Enqueued jobs run at once, in the enqueuing transaction (jobs/queue.py `enqueue`).
+
+    Tests of the API read an ingest's stats and rule tags on the next line, as a client reads
+    them once the worker caught up. The tests of the worker and of the pipeline's crash safety
+    set `settings.JOBS_RUN_INLINE = False` and run a real worker.
+    """
+    settings.JOBS_RUN_INLINE = True
+
+
+@pytest.fixture(autouse=True)
+def _empty_job_queue_after_transactional_tests(request, django_db_blocker):
+    """Procrastinate's tables are unmanaged models: the flush after a transactional test leaves
+    them alone, and a job or a killed worker's heartbeat of one test would meet the next."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM procrastinate_jobs")
+            cursor.execute("DELETE FROM procrastinate_workers")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """In-process caches of apps and keys must not carry rows from one test into the next."""
     from identity import selectors

@@ -8,7 +8,10 @@ path, `resolve_identity`, one at a time.
 
 from dataclasses import dataclass, field
 
-from identity.models import App, Identity, UnionId
+from django.db import connection
+
+from identity.models import App
+from identity.services.bulk_rows import json_list
 
 
 @dataclass
@@ -33,14 +36,28 @@ class Plan:
 
 
 def read_known(app: App, entries: dict[str, str | None]) -> Known:
-    """Read the entries' identities and unionids in three queries, whatever the count."""
-    identities = _identities(app, list(entries))
-    unionid_of = UnionId.objects.filter(
-        person_id__in={person for person, _ in identities.values()}, platform=app.platform
-    ).values_list("person_id", "unionid")
-    wanted = {unionid for unionid in entries.values() if unionid}
-    person_of = UnionId.objects.filter(platform=app.platform, unionid__in=wanted).values_list(
-        "unionid", "person_id"
+    """Read the entries' identities and unionids in three queries, whatever the count (each
+    takes its values as one JSON list: see bulk_rows)."""
+    identities = {
+        openid: (person, pk)
+        for openid, person, pk in _rows(
+            "SELECT openid, person_id, id FROM identity_identity "
+            "WHERE app_id = %s AND openid = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+            app.pk,
+            list(entries),
+        )
+    }
+    unionid_of = _rows(
+        "SELECT person_id, unionid FROM identity_unionid WHERE platform = %s "
+        "AND person_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)::bigint))",
+        app.platform,
+        list({person for person, _ in identities.values()}),
+    )
+    person_of = _rows(
+        "SELECT unionid, person_id FROM identity_unionid "
+        "WHERE platform = %s AND unionid = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+        app.platform,
+        list({unionid for unionid in entries.values() if unionid}),
     )
     return Known(identities, dict(unionid_of), dict(person_of))
 
@@ -89,8 +106,10 @@ def _new_openid(plan: Plan, known: Known, openid: str, unionid: str | None) -> N
         plan.new_persons.append((openid, unionid))
 
 
-def _identities(app: App, openids: list[str]) -> dict[str, tuple[int, int]]:
-    rows = Identity.objects.filter(app=app, openid__in=openids).values_list(
-        "openid", "person_id", "pk"
-    )
-    return {openid: (person, pk) for openid, person, pk in rows}
+def _rows(sql: str, key, values: list) -> list[tuple]:
+    """Run a read of rows matching `values`; for none, nothing is sent (it would find none)."""
+    if not values:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, json_list(values)])
+        return cursor.fetchall()

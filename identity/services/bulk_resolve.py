@@ -6,14 +6,21 @@ openid. Anything else (a unionid that proves a merge, a conflict, a lost race) f
 `resolve_identity`, one at a time, which knows every rule.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from django.db import connection
-from django.utils import timezone
+from datetime import datetime
 
 from identity.exceptions import DomainError
-from identity.models import Actor, App, AuditEntry, Identity, Person
+from identity.models import Actor, App, Identity
 from identity.services.bulk_plan import Plan, plan_entries, read_known
+from identity.services.bulk_rows import (
+    delete_persons,
+    insert_audit_entries,
+    insert_identities,
+    insert_persons,
+    insert_unionids,
+)
+from identity.services.follow import snapshot_state
 from identity.services.resolve import resolve_identity
 
 
@@ -24,20 +31,34 @@ class BulkResolution:
     )  # openid -> (person, identity)
     created: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # openid -> error code
+    created_following: set[int] = field(default_factory=set)  # identities made from `following`
 
 
-def bulk_resolve(*, app: App, entries: dict[str, str | None], actor: Actor) -> BulkResolution:
-    """Resolve cleaned `openid -> unionid or None` pairs; run inside a transaction."""
+def bulk_resolve(
+    *,
+    app: App,
+    entries: dict[str, str | None],
+    actor: Actor,
+    following: Mapping[str, tuple[datetime, str]] | None = None,
+) -> BulkResolution:
+    """Resolve cleaned `openid -> unionid or None` pairs; run inside a transaction.
+
+    `following` (openid -> subscribe time and scene) comes from a follower list: the identities
+    created for those openids start following (follow.snapshot_state), and are listed in
+    `created_following` for record_follow_changes, which then need not update them.
+    """
     result = BulkResolution()
     if not entries:
         return result
     plan = plan_entries(entries, read_known(app, entries))
     result.subjects.update(plan.subjects)
-    fresh, inserted = _insert_new(app, plan)
+    state = {o: snapshot_state(at=at, scene=scene) for o, (at, scene) in (following or {}).items()}
+    fresh, inserted = _insert_new(app, plan, state)
     result.subjects.update(inserted)
     result.created = sum(1 for openid in fresh if openid in inserted)
+    result.created_following = {inserted[o][1] for o in state if o in inserted}
     unions = _unionids_to_store(plan, fresh, inserted)
-    stored = _insert_unionids(app, unions)
+    stored = insert_unionids(app, unions)
     plan.slow += _lost_unionids(unions, stored, result.subjects)
     _audit(
         actor,
@@ -51,16 +72,18 @@ def bulk_resolve(*, app: App, entries: dict[str, str | None], actor: Actor) -> B
     return result
 
 
-def _insert_new(app: App, plan: Plan) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+def _insert_new(
+    app: App, plan: Plan, following: Mapping[str, tuple[bool, datetime, str]]
+) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """Create the new persons and identities; return (openid -> new person, openid -> subject
     of each identity stored). An openid stored meanwhile by a concurrent resolve loses its
     new person and goes to the slow path, which finds the winner's."""
-    persons = Person.objects.bulk_create([Person() for _ in plan.new_persons])
-    fresh = {o: person.pk for (o, _), person in zip(plan.new_persons, persons, strict=True)}
-    inserted = _insert_identities(app, [*fresh.items(), *plan.new_links])
+    persons = insert_persons(len(plan.new_persons))
+    fresh = {o: pk for (o, _), pk in zip(plan.new_persons, persons, strict=True)}
+    inserted = insert_identities(app, [*fresh.items(), *plan.new_links], following)
     lost = [pk for openid, pk in fresh.items() if openid not in inserted]
     if lost:
-        _delete_persons(lost)
+        delete_persons(lost)
     plan.slow += [o for o, _ in [*fresh.items(), *plan.new_links] if o not in inserted]
     return fresh, inserted
 
@@ -105,40 +128,6 @@ def _resolve_one_by_one(
         result.subjects[openid] = (person.pk, identity.pk)
 
 
-def _insert_identities(app: App, rows: list[tuple[str, int]]) -> dict[str, tuple[int, int]]:
-    if not rows:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO identity_identity "
-            "(app_id, openid, person_id, subscribe_scene, created_at, updated_at) "
-            "SELECT %s, openid, person_id, '', now(), now() "
-            "FROM unnest(%s::text[], %s::bigint[]) AS k(openid, person_id) "
-            "ON CONFLICT DO NOTHING RETURNING openid, person_id, id",
-            [app.pk, [openid for openid, _ in rows], [person for _, person in rows]],
-        )
-        return {openid: (person, pk) for openid, person, pk in cursor.fetchall()}
-
-
-def _insert_unionids(app: App, rows: list[tuple[int, str]]) -> dict[str, int]:
-    if not rows:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO identity_unionid (person_id, platform, unionid, created_at) "
-            "SELECT person_id, %s, unionid, now() "
-            "FROM unnest(%s::bigint[], %s::text[]) AS k(person_id, unionid) "
-            "ON CONFLICT DO NOTHING RETURNING unionid, id",
-            [app.platform, [person for person, _ in rows], [unionid for _, unionid in rows]],
-        )
-        return dict(cursor.fetchall())
-
-
-def _delete_persons(pks: list[int]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM identity_person WHERE id = ANY(%s)", [pks])
-
-
 def _audit(
     actor: Actor,
     app: App,
@@ -170,23 +159,4 @@ def _audit(
         for person_pk, union_pk in unions.items()
         if person_pk not in fresh
     ]
-    if not changes:
-        return
-    public_ids = dict(
-        Person.objects.filter(pk__in={change[0] for change in changes}).values_list(
-            "pk", "public_id"
-        )
-    )
-    now = timezone.now()
-    AuditEntry.objects.bulk_create(
-        AuditEntry(
-            created_at=now,
-            actor_type=actor.type,
-            actor=actor.label,
-            action=action,
-            person_id=person_pk,
-            target=public_ids[person_pk],
-            after=after,
-        )
-        for person_pk, action, after in changes
-    )
+    insert_audit_entries(actor, changes)

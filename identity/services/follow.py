@@ -1,6 +1,7 @@
 """Follow state of service-account identities as WeChat reports it: the one writer of changes
 to followed, followed_at, unfollowed_at and subscribe_scene (an identity created by an openid
-migration starts with its old identity's state; erasure clears the scene).
+migration starts with its old identity's state; one created from a follower list starts with
+the state `snapshot_state` gives it; erasure clears the scene).
 
 Two kinds of observation feed it, each with its own rule. An event (a subscribe, unsubscribe or
 QR-scan push, or the same sent to the events API) is a dated change: the latest one wins and one
@@ -11,7 +12,7 @@ UPDATE whatever its size, and one audit entry counting what changed (imports run
 identities a second: never an entry per identity, and never an openid).
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from django.db import connection, transaction
 
 from identity.models import Actor, AuditEntry, Identity
 from identity.services.audit import record_audit
+from identity.services.bulk_rows import json_list
 
 SCENE_CHARS = Identity._meta.get_field("subscribe_scene").max_length
 TARGET_CHARS = AuditEntry._meta.get_field("target").max_length
@@ -50,31 +52,47 @@ class FollowChanges:
     changed: int = 0  # identities whose follow state, times or scene changed
 
 
+def snapshot_state(*, at: datetime, scene: str) -> tuple[bool, datetime, str]:
+    """(followed, followed_at, subscribe_scene) of an identity created from a follower list:
+    what a snapshot observation gives an identity without a follow state. bulk_resolve writes
+    it into the identities it creates (`following`), which saves updating each right after."""
+    return True, at, scene[:SCENE_CHARS]
+
+
 def record_follow_changes(
-    *, observations: Sequence[FollowObservation], actor: Actor, source: str
+    *,
+    observations: Sequence[FollowObservation],
+    actor: Actor,
+    source: str,
+    created_following: Collection[int] = (),
 ) -> FollowChanges:
     """Apply the observations to their identities and audit the call in one entry.
 
     At most one observation counts per identity: the latest (the later one of the list on a
     tie). Runs in the caller's transaction when there is one; no entry is written when nothing
-    changed (a replayed import, a late push).
+    changed (a replayed import, a late push). `created_following` names identities this
+    transaction created with their snapshot's state already (`snapshot_state`): they count as
+    followed and changed, and are not updated again.
     """
     latest: dict[int, FollowObservation] = {}
     for observation in observations:
         current = latest.get(observation.identity_pk)
         if current is None or observation.at >= current.at:
             latest[observation.identity_pk] = observation
-    if not latest:
+    created = [pk for pk in latest if pk in created_following]
+    for pk in created:
+        del latest[pk]
+    if not latest and not created:
         return FollowChanges()
     with transaction.atomic(savepoint=False):
-        rows = _update(sorted(latest.values(), key=lambda o: o.identity_pk))
+        rows = _update(sorted(latest.values(), key=lambda o: o.identity_pk)) if latest else []
         changes = FollowChanges(
-            followed=sum(1 for _, now, was, _ in rows if now and was is not True),
+            followed=len(created) + sum(1 for _, now, was, _ in rows if now and was is not True),
             unfollowed=sum(1 for _, now, was, _ in rows if not now and was is not False),
-            changed=sum(1 for *_, changed in rows if changed),
+            changed=len(created) + sum(1 for *_, changed in rows if changed),
         )
         if changes.changed:
-            appids = sorted({appid for appid, *_, changed in rows if changed})
+            appids = sorted({appid for appid, *_, changed in rows if changed} | _appids_of(created))
             record_audit(
                 actor=actor,
                 action="identity.follow",
@@ -82,6 +100,19 @@ def record_follow_changes(
                 after={"source": source, "apps": appids, **asdict(changes)},
             )
     return changes
+
+
+def _appids_of(identity_pks: list[int]) -> set[str]:
+    if not identity_pks:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT a.appid FROM identity_app AS a "
+            "JOIN identity_identity AS i ON i.app_id = a.id "
+            "WHERE i.id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)::bigint))",
+            [json_list(identity_pks)],
+        )
+        return {appid for (appid,) in cursor.fetchall()}
 
 
 def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool | None, bool]]:
@@ -103,9 +134,15 @@ def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool
                                          OR (v.snapshot AND i.subscribe_scene <> '')
                                        THEN i.subscribe_scene ELSE v.scene END,
                 updated_at = now()
-            FROM unnest(%s::bigint[], %s::boolean[], %s::timestamptz[], %s::text[],
-                        %s::boolean[])
-                 AS v(id, followed, at, scene, snapshot)
+            FROM (
+                SELECT id::bigint, followed::boolean, at::timestamptz, scene, snapshot::boolean
+                FROM ROWS FROM (json_array_elements_text(%s::json),
+                                json_array_elements_text(%s::json),
+                                json_array_elements_text(%s::json),
+                                json_array_elements_text(%s::json),
+                                json_array_elements_text(%s::json))
+                     AS k(id, followed, at, scene, snapshot)
+            ) AS v
             JOIN identity_identity AS was ON was.id = v.id
             JOIN identity_app AS a ON a.id = was.app_id
             WHERE i.id = v.id
@@ -117,12 +154,12 @@ def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool
                 IS DISTINCT FROM
                 (was.followed, was.followed_at, was.unfollowed_at, was.subscribe_scene)
             """,
-            [
-                [o.identity_pk for o in observations],
-                [o.followed for o in observations],
-                [o.at for o in observations],
-                [None if o.scene is None else o.scene[:SCENE_CHARS] for o in observations],
-                [o.snapshot for o in observations],
+            [  # JSON lists rather than arrays: see identity/services/bulk_rows.py
+                json_list(o.identity_pk for o in observations),
+                json_list(o.followed for o in observations),
+                json_list(o.at.isoformat() for o in observations),
+                json_list(None if o.scene is None else o.scene[:SCENE_CHARS] for o in observations),
+                json_list(o.snapshot for o in observations),
             ],
         )
         return cursor.fetchall()

@@ -17,7 +17,7 @@ from identity.validators import IDENTIFIER_RE
 from platforms.wechat.callback_crypto import MalformedCallback, parse_xml
 from platforms.wechat.client import get_client
 from platforms.wechat.errors import WeChatError
-from profiles.models import Event
+from profiles.models.events import EventKey
 from profiles.services.ingest import ingest_events
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def handle_push(app: App, push: Push) -> str:
     # An openid that cannot be stored is refused here, before it is sent to WeChat.
     if event_type is None or not IDENTIFIER_RE.fullmatch(push.openid):
         return "ignored"
-    if Event.objects.filter(app=app, event_id=push.event_id).exists():
+    if EventKey.objects.filter(app=app, event_id=push.event_id).exists():
         return "duplicate"
     if push.event == "subscribe":
         _link_unionid(app, push.openid)

@@ -5,6 +5,7 @@ access tokens from the shared cache (tokens.py), refreshed once when WeChat says
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -29,13 +30,26 @@ BACKOFF_SECONDS = 0.2
 class WeChatTransport:
     """The transport and credentials under the typed endpoints of `client.WeChatClient`."""
 
-    def __init__(self, base_url: str | None = None, timeout: float | None = None):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        known_secrets: Mapping[int, str] | None = None,
+    ):
+        """`known_secrets` (app pk -> secret) are read beforehand by a caller whose thread must
+        not open a database connection of its own (the follower import's fetch thread)."""
         self.base_url = (base_url or settings.WECHAT_API_BASE).rstrip("/")
+        self.known_secrets = dict(known_secrets or {})
         self.http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout or settings.WECHAT_TIMEOUT_SECONDS,
             headers={"User-Agent": "unified-identity"},
         )
+
+    def close(self) -> None:
+        """Close the pooled connections (a client made for one job; not the process-wide one)."""
+        self.http.close()
 
     # -- transport -------------------------------------------------------------------------
 
@@ -80,13 +94,14 @@ class WeChatTransport:
     # -- credentials -----------------------------------------------------------------------
 
     def fetch_access_token(self, app: App) -> tuple[str, int]:
+        known = app.pk in self.known_secrets
         body = self.call(
             "GET",
             "/cgi-bin/token",
             params={
                 "grant_type": "client_credential",
                 "appid": app.appid,
-                "secret": app_secret(app),
+                "secret": self.known_secrets[app.pk] if known else app_secret(app),
             },
         )
         return body["access_token"], int(body.get("expires_in", 7200))

@@ -1,4 +1,4 @@
-"""Behavioural events, their registered types, and the rollups of pruned events."""
+"""Behavioural events, their idempotency keys and registered types, the rollups of pruned events."""
 
 from django.db import models
 from django.db.models import Q
@@ -38,6 +38,13 @@ class Event(models.Model):
     `origin_person_id` is the person the event was first attributed to and `identity` the openid
     it came through: undoing a merge gives back the events of the loser by those two, without the
     merge record listing millions of event ids.
+
+    The table is partitioned by month of `occurred_at` (migration 0013, services/partitions.py),
+    so that retention drops whole months instead of deleting rows. Its primary key in the
+    database is `(id, occurred_at)`, as a partitioned table's unique keys must hold the
+    partition key; `id` alone comes from one sequence and stays unique, and Django knows it as
+    the primary key. The idempotency key cannot be a unique constraint across partitions: it
+    lives in EventKey, written in the same statement as the events.
     """
 
     event_id = models.CharField(_("event id"), max_length=64)
@@ -70,19 +77,25 @@ class Event(models.Model):
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
+        # Each index is one per partition, and each one costs every insert: only what reads
+        # need. The primary key (id, occurred_at) serves the pipeline's read of pending events,
+        # the admin's list (newest id first: one index page per partition) and its change page.
         indexes = [
-            # A person's timeline, newest first (the events endpoint, the admin page).
+            # By person, newest first: the timeline (selectors.person_events, the admin's person
+            # page), merges, undos and erasures moving or clearing a person's events, stats
+            # rebuilt per person (stats_rebuild), restricted stats (person_sections), the
+            # cascade of a deleted person.
             models.Index(
                 "person",
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
                 name="event_person_timeline",
             ),
-            # "did X within N days" conditions: one range scan per type.
+            # "did X within N days" conditions (conditions/compiler.py `_event`): the time bound
+            # prunes partitions, then an index-only range scan per type; also "is this type
+            # used" before an event type is deleted.
             models.Index(fields=["type", "occurred_at", "person"], name="event_type_time"),
-            models.Index(fields=["app", "occurred_at"], name="event_app_time"),
-            # Prune's oldest-first scan, the admin's newest-first list and date drill-down.
-            models.Index(fields=["occurred_at", "id"], name="event_occurred"),
+            # The SET NULL cascade of a deleted identity (erasure of an app's part of a person).
             models.Index(
                 fields=["identity"], name="event_identity", condition=Q(identity__isnull=False)
             ),
@@ -92,15 +105,52 @@ class Event(models.Model):
                 condition=Q(amount__isnull=True) | Q(amount__gte=0),
                 name="event_amount_not_negative",
             ),
-            # The client's idempotency key is its app's own namespace: one app's ids can
-            # neither pre-empt nor reveal another's. Events without an app share one namespace.
-            models.UniqueConstraint(
-                fields=["app", "event_id"], name="event_app_event_id", nulls_distinct=False
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.type_id} #{self.pk}"
+
+
+class EventKey(models.Model):
+    """The idempotency key of every event ever stored: `(app, event_id)` is accepted once.
+
+    The client's key is its app's own namespace: one app's ids can neither pre-empt nor reveal
+    another's, and events without an app share one namespace (NULLS NOT DISTINCT). The event
+    table is partitioned by occurrence time and cannot enforce this across partitions, so the
+    event store inserts the batch's keys ON CONFLICT DO NOTHING and, in the same statement, the
+    events whose key went in: a replay is a duplicate whatever its `occurred_at`.
+
+    `id` is the id the event got when it was stored. Keys outlive their events on purpose:
+    a pruned month, an erasure by app (which deletes that app's events) or an erased person
+    leave their keys, so that a replay of those events stays a duplicate instead of coming back
+    as new activity. A key holds no personal data (an app and a client-chosen id). The app is
+    not a database foreign key: the event inserted with the key checks it, and apps are never
+    deleted.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    app = models.ForeignKey(
+        App,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    event_id = models.CharField(_("event id"), max_length=64)
+
+    class Meta:
+        verbose_name = _("event key")
+        verbose_name_plural = _("event keys")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "event_id"], name="event_key_unique", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"event key #{self.pk}"
 
 
 class EventRollup(models.Model):

@@ -3,16 +3,15 @@
 from dataclasses import dataclass, field
 
 from identity.exceptions import InvalidInput
-from identity.models import Actor, App, AppKind
+from identity.models import Actor, App
 from identity.services.retry import run_atomic_with_retries
 from identity.validators import IDENTIFIER_RE, MAX_BATCH
 from profiles.models import EventType
 from profiles.services.event_parsing import ItemError, ParsedEvent, parse_event
 from profiles.services.event_store import insert_events
 from profiles.services.event_subjects import attribute
-from profiles.services.follow import FOLLOW_TYPES, apply_follow_events
-from profiles.services.rules import refresh_rule_tags
-from profiles.services.stats_updates import apply_events
+from profiles.services.partitions import ensure_months
+from profiles.services.pipeline import record_pending
 
 
 @dataclass
@@ -30,10 +29,12 @@ def ingest_events(
     allowed_app_ids: set[int] | None = None,
     source: str = "events",
 ) -> IngestResult:
-    """Store a batch of events for their persons and keep the persons' stats current.
+    """Store a batch of events for their persons; the worker brings their stats up to date.
 
     Invalid items are reported by index and skipped; the valid ones are written in one
-    transaction (events, new persons, stats and follow state together, or nothing). A replayed
+    transaction (events, new persons and the pending-events row with its job, or nothing).
+    Stats, daily activity, follow state and rule tags follow in the background
+    (services/pipeline.py), within seconds when the worker keeps up. A replayed
     `event_id` of the same app is counted as a duplicate and changes nothing; another app's
     identical id is its own event (the namespace is per app). `source` names the feed (the
     events API, WeChat pushes) in the audit entry of the follow changes.
@@ -68,11 +69,10 @@ def ingest_events(
         seen.add(key)
         parsed.append(event)
     if parsed:
+        # A month seen for the first time gets its partition in a short transaction of its
+        # own, not inside the ingest's (services/partitions.py says why).
+        ensure_months(event.occurred_at for event in parsed)
         run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids, source))
-    if result.person_ids:
-        # Rule tags of the batch's persons follow their new stats at once, in transactions of
-        # their own so that the ingest itself stays short.
-        refresh_rule_tags(actor=actor, person_ids=result.person_ids)
     result.errors.sort(key=lambda error: error["index"])
     return result
 
@@ -83,15 +83,7 @@ def _store(
     subjects, errors = attribute(events, allowed_app_ids=allowed_app_ids, actor=actor)
     writable = [event for event in events if event.index in subjects]
     stored = insert_events(writable, subjects)
-    apply_events(stored)
-    parsed_by_id = {(e.app.pk if e.app else None, e.event_id): e for e in writable}
-    follows = []
-    for row in stored:
-        event = parsed_by_id[(row.app_id, row.event_id)]
-        identity_pk = subjects[event.index][1]
-        if event.type in FOLLOW_TYPES and identity_pk and event.app.kind == AppKind.SERVICE_ACCOUNT:
-            follows.append((identity_pk, event))
-    apply_follow_events(follows, actor=actor, source=source)
+    record_pending(stored, actor=actor, source=source)
     # Assigned last: a retried transaction starts again from a clean result.
     result.errors.extend(errors)
     result.accepted = len(stored)

@@ -3,11 +3,14 @@
 Moving events (merge, undo, erasure) rebuilds the stats of the persons involved; the
 `rebuild_stats` command rebuilds everyone's. A rebuild computes the same numbers as the
 incremental upserts of stats_updates.py, so that comparing the two
-(`rebuild_all_stats(dry_run=True)`) measures drift without changing anything.
+(`rebuild_all_stats(dry_run=True)`) measures drift without changing anything. Both count the
+events the pipeline has applied: a rebuild leaves pending ones out (`pending.APPLIED`), or the
+worker would add them a second time.
 """
 
 from django.db import connection, transaction
 
+from profiles.services.pending import APPLIED
 from profiles.services.stats_updates import LOGIN, PAY
 
 
@@ -28,7 +31,7 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
             SELECT person_id, type, sum(n), sum(amount), min(first_at), max(last_at) FROM (
                 SELECT person_id, type, count(*) AS n, COALESCE(sum(amount), 0) AS amount,
                        min(occurred_at) AS first_at, max(occurred_at) AS last_at
-                FROM profiles_event WHERE {scope} GROUP BY person_id, type
+                FROM profiles_event e WHERE {APPLIED} AND {scope} GROUP BY person_id, type
                 UNION ALL
                 SELECT person_id, type, count, amount_total, first_at, last_at
                 FROM profiles_eventrollup WHERE {scope}
@@ -42,7 +45,7 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
             WITH channels AS (
                 SELECT DISTINCT ON (person_id) person_id, channel, at, event_id FROM (
                     SELECT person_id, channel, occurred_at AS at, id AS event_id
-                    FROM profiles_event WHERE channel <> '' AND {scope}
+                    FROM profiles_event e WHERE channel <> '' AND {APPLIED} AND {scope}
                     UNION ALL
                     SELECT person_id, first_channel, first_channel_at, first_channel_event_id
                     FROM profiles_eventrollup WHERE first_channel <> '' AND {scope}

@@ -140,7 +140,7 @@ def test_api_answers_503_while_postgres_is_down_and_recovers_without_restart(
     process, base_url, key, log = service_on_private_postgres
     # Given a healthy service with persistent connections open in both threads
     for _ in range(4):
-        assert _get(base_url, "/healthz").json() == {"status": "ok", "database": "ok"}
+        assert _get(base_url, "/healthz").json()["database"] == "ok"
         assert _get(base_url, "/api/v1/tags", key).status_code == 200
     assert _resolve(base_url, key, "oBeforeOutage").status_code == 200
     workers = _workers(process)
@@ -170,7 +170,7 @@ def test_api_answers_503_while_postgres_is_down_and_recovers_without_restart(
     private_postgres.ensure_postgres_running()
     _wait_for(lambda: _get(base_url, "/healthz").status_code == 200, log, process, seconds=10)
     for _ in range(4):
-        assert _get(base_url, "/healthz").json() == {"status": "ok", "database": "ok"}
+        assert _get(base_url, "/healthz").json()["database"] == "ok"
         assert _get(base_url, "/api/v1/tags", key).status_code == 200
     after = _resolve(base_url, key, "oAfterOutage")
     assert after.status_code == 200, after.text

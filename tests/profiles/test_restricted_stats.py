@@ -19,6 +19,7 @@ from identity.services.undo import undo_merge
 from profiles.models import Event, EventRollup, Segment
 from profiles.services.definitions import save_segment
 from profiles.services.ingest import ingest_events
+from profiles.services.partitions import month_of, partition_of
 from profiles.services.prune import prune_events
 from profiles.services.stats_rebuild import rebuild_all_stats
 from profiles.services.tags import assign_tags
@@ -26,14 +27,23 @@ from profiles.services.tags import assign_tags
 pytestmark = pytest.mark.django_db
 
 
+def months_back(count: int) -> datetime:
+    """The first instant of the month `count` months before this one."""
+    month = month_of(timezone.now())
+    for _ in range(count):
+        month = month_of(month - timedelta(days=1))
+    return month
+
+
 @pytest.fixture
 def times():
-    now = timezone.now().replace(microsecond=0)
+    """Days of last month: a prune up to now folds them (it prunes whole months only)."""
+    start = months_back(1)
     return {
-        "b_pay": now - timedelta(days=5),  # B's, with a channel: the person's first channel
-        "a_pay": now - timedelta(days=4),
-        "a_view": now - timedelta(days=3),  # A's only channel
-        "b_login": now - timedelta(days=2),
+        "b_pay": start + timedelta(days=5),  # B's, with a channel: the person's first channel
+        "a_pay": start + timedelta(days=6),
+        "a_view": start + timedelta(days=7),  # A's only channel
+        "b_login": start + timedelta(days=8),
     }
 
 
@@ -116,7 +126,7 @@ def test_pruned_events_still_count_only_for_their_apps(api, restricted, shared, 
     before = restricted.get(f"/api/v1/persons/{shared.public_id}").json()["stats"]
     before_all = api.get(f"/api/v1/persons/{shared.public_id}").json()["stats"]
 
-    run = prune_events(cutoff=timezone.now(), batch_size=3)  # two batches
+    run = prune_events(cutoff=timezone.now())
 
     assert run.events_deleted == 4
     assert not Event.objects.exists()
@@ -128,19 +138,20 @@ def test_pruned_events_still_count_only_for_their_apps(api, restricted, shared, 
 
 def test_pruning_keeps_one_rollup_per_app(shared, miniprogram, h5, actor, times):
     """App-less events (reported by person_id) fold into one rollup across runs."""
-    for number, days in enumerate((7, 6)):
+    for number, months in enumerate((3, 2)):
+        at = months_back(months) + timedelta(days=10)
         ingest_events(
             events=[
                 {
                     "person_id": shared.public_id,
                     "event_id": f"no-app-{number}",
                     "type": "view",
-                    "occurred_at": (times["b_pay"] - timedelta(days=days)).isoformat(),
+                    "occurred_at": at.isoformat(),
                 }
             ],
             actor=actor,
         )
-        prune_events(cutoff=times["b_pay"] - timedelta(days=days - 1))
+        prune_events(cutoff=partition_of(at).end)  # that month only
     prune_events(cutoff=timezone.now())
 
     rollups = EventRollup.objects.filter(person=shared)

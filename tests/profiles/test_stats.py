@@ -45,12 +45,12 @@ def snapshot():
     return persons, types
 
 
-def random_stream(rng, apps, count, prefix):
+def random_stream(rng, apps, count, prefix, start=START):
     """Events in random order, random times (ties included), replays and several apps."""
     events = []
     for number in range(count):
         event_type = rng.choice(TYPES)
-        at = START + timedelta(minutes=rng.randrange(0, 60 * 24 * 30, 30))
+        at = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 28, 30))
         app = rng.choice(apps)
         event = {
             "event_id": f"{prefix}-{number}",
@@ -97,13 +97,16 @@ def test_rebuild_stats_command_checks_and_repairs(make_app, actor, event):
 def test_stats_survive_pruning_and_rebuild_still_matches(make_app, actor):
     rng = random.Random(7)
     apps = [make_app("wx00000000000000a1")]
-    ingest_events(events=random_stream(rng, apps, 300, "p"), actor=actor)
+    ingest_events(events=random_stream(rng, apps, 300, "p"), actor=actor)  # January 2026
+    february = random_stream(rng, apps, 100, "q", start=START + timedelta(days=31))
+    ingest_events(events=february, actor=actor)
     before = snapshot()
 
-    run = prune_events(cutoff=START + timedelta(days=15), batch_size=40)
+    run = prune_events(cutoff=START + timedelta(days=40))  # January ended before, February not
 
-    assert run.events_deleted > 0
+    assert run.events_deleted == 300
     assert EventRollup.objects.exists()
+    assert Event.objects.count() == 100
     assert snapshot() == before
     assert rebuild_all_stats()[1] == 0
     assert snapshot() == before

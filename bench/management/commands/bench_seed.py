@@ -22,6 +22,7 @@ from identity.phones import phone_index
 from identity.services.apps import provision_app
 from profiles.models import Segment
 from profiles.services.definitions import save_segment
+from profiles.services.partitions import ensure_months, ensure_partitions
 from profiles.services.rules import refresh_rule_tags
 from profiles.services.stats_rebuild import rebuild_stats
 
@@ -199,6 +200,10 @@ class Command(BaseCommand):
             next_id += 1 + ds.has_service(index) + ds.has_h5(index)
         total = int(count * per_person)
         rng = self.rng
+        # The months the events fall in (the last 365 days) need their partitions first.
+        ensure_months(NOW - timedelta(days=days) for days in [*range(0, 365, 7), 365])
+        ensure_partitions()
+        first_event = self._reserve("profiles_event_id_seq", total)
 
         def rows():
             for number in range(total):
@@ -209,6 +214,7 @@ class Command(BaseCommand):
                 channel = rng.choice(CHANNELS) if number % 7 == 0 else ""
                 person = first + index
                 yield (
+                    first_event + number,
                     f"bench-{person}-{number}",
                     person,
                     person,
@@ -223,10 +229,17 @@ class Command(BaseCommand):
                 )
 
         self._copy(
-            "COPY profiles_event (event_id, person_id, origin_person_id, identity_id, app_id, "
-            "type, occurred_at, received_at, amount, channel, properties) FROM STDIN",
+            "COPY profiles_event (id, event_id, person_id, origin_person_id, identity_id, "
+            "app_id, type, occurred_at, received_at, amount, channel, properties) FROM STDIN",
             rows(),
         )
+        # The idempotency keys of the seeded events, as the event store writes them.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO profiles_eventkey (id, app_id, event_id) "
+                "SELECT id, app_id, event_id FROM profiles_event WHERE id BETWEEN %s AND %s",
+                [first_event, first_event + total - 1],
+            )
 
     def _vips(self, first, count):
         with connection.cursor() as cursor:

@@ -26,7 +26,8 @@ class FakeApp:
     secret: str
     token: str | None = None
     token_expires_at: float = 0.0
-    followers: list[str] = field(default_factory=list)
+    followers: list[str] = field(default_factory=list)  # in the order they followed
+    positions: dict[str, int] = field(default_factory=dict)  # openid -> index in followers
     users: dict[str, FakeUser] = field(default_factory=dict)
     tags: dict[int, str] = field(default_factory=dict)
 
@@ -63,7 +64,8 @@ class FakeWeChatState:
             app = self.apps[appid]
             user = FakeUser(openid, unionid, True, at or int(time.time()), scene)
             app.users[openid] = user
-            if openid not in app.followers:
+            if openid not in app.positions:  # a dict: seeding a million stays linear
+                app.positions[openid] = len(app.followers)
                 app.followers.append(openid)
             return user
 

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {run.followers_seen} followers of {app.appid} in {elapsed:.1f}s: "
+                f"Imported {run.followers_seen} followers of {app.appid} in {elapsed:.2f}s: "
                 f"{run.persons_created} new persons, {run.errors} errors, {run.pages_done} pages."
             )
         )
