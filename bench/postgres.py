@@ -69,6 +69,9 @@ def tuned_settings(*, ram_bytes: int, cores: int, max_connections: int = 200) ->
         "autovacuum_naptime": "15s",
         "autovacuum_vacuum_cost_limit": "2000",
         "autovacuum_vacuum_insert_scale_factor": "0.05",
+        # Log every lock wait longer than deadlock_timeout (1 s): row-lock contention between
+        # concurrent writers shows up in the server log with the statements involved.
+        "log_lock_waits": "on",
     }
 
 

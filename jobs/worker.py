@@ -28,6 +28,7 @@ from procrastinate import worker as procrastinate_worker
 from procrastinate.contrib.django import procrastinate_app
 from procrastinate.contrib.django.utils import connector_params
 
+from jobs import backlog
 from jobs.runs import DatabaseErrorsByKind
 from jobs.stopping import JobCounter, Stopper
 
@@ -76,6 +77,9 @@ def run_worker(options: WorkerOptions) -> int:
     Return the process exit code: 0 after a requested stop or an emptied queue, 1 when the
     worker stopped on its own (it lost the database: a supervisor restarts it).
     """
+    # Work whose job died with a killed worker is picked up now, not at its stalled retry
+    # (and `--until-empty` drains it too).
+    backlog.catch_up_all()
     connections.close_all()  # nothing opened by start-up code is carried into job threads
     for name in ("procrastinate.worker", f"procrastinate.worker.{options.name}", logger.name):
         target = logging.getLogger(name)

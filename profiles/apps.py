@@ -17,6 +17,7 @@ class ProfilesConfig(AppConfig):
         from profiles.person_sections import STATS_SECTION, TAGS_SECTION
         from profiles.services.person_events import EVENTS_MOVER
         from profiles.services.person_tags import TAGS_MOVER
+        from profiles.services.pipeline import sweep_pending
 
         register_mover(EVENTS_MOVER)
         register_mover(TAGS_MOVER)
@@ -30,4 +31,5 @@ class ProfilesConfig(AppConfig):
             model=PendingEvents,
             count_field="event_count",
             since_field="accepted_at",
+            catch_up=sweep_pending,
         )

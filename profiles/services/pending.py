@@ -2,8 +2,14 @@
 
 Stats and activity rollups count the events the pipeline has applied. A rebuild that counted a
 pending event as well would count it twice once the worker applies it, so every rebuild reads
-events through `APPLIED` (a hashed anti-join on the small pending table).
+events through `APPLIED`. An anti-join (NOT EXISTS), not `NOT IN (SELECT unnest(...))`: with
+a long backlog (the worker down for hours) the ids outgrow work_mem, where NOT IN's hashed
+subplan falls back to comparing every event with every pending id, while the planner can hash
+the anti-join and spill it to disk.
 """
 
-APPLIED = "e.id NOT IN (SELECT unnest(p.event_ids) FROM profiles_pendingevents p)"
+APPLIED = (
+    "NOT EXISTS (SELECT 1 FROM profiles_pendingevents p, unnest(p.event_ids) AS u(id) "
+    "WHERE u.id = e.id)"
+)
 """SQL condition on an event aliased `e`: the pipeline has applied it."""

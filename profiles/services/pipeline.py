@@ -13,6 +13,7 @@ the chunk), and the events are read again under the lock until no new person tur
 """
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -32,8 +33,12 @@ from profiles.services.stats_updates import StoredEvent, apply_events
 logger = logging.getLogger(__name__)
 
 QUEUEING_LOCK = "profiles.apply_pending_events"
+APPLIER_LOCK = "profiles.apply_pending_events"  # advisory lock of the chunk applier
 CHUNK_ROWS = 20
 """Pending rows per transaction: up to 10,000 events at 500 per ingest, few rule refreshes."""
+JOB_SECONDS = 20
+"""A job's time budget: then it hands over to a new job (a worker's graceful stop waits for
+the running chunk only, and a job never runs forever under constant load)."""
 PIPELINE_ACTOR = Actor.system("event pipeline")
 
 
@@ -78,23 +83,38 @@ class CatchUp:
     persons: int = 0
 
 
-def apply_pending_events(*, max_chunks: int | None = None) -> CatchUp:
-    """Apply pending rows chunk by chunk until none is left (or `max_chunks` ran)."""
+def apply_pending_events(*, max_chunks: int | None = None, seconds: float | None = None) -> CatchUp:
+    """Apply pending rows chunk by chunk until none is left.
+
+    With `max_chunks` or `seconds`, stop after that many chunks or once that time is spent,
+    and enqueue the job again if rows remain (a chunk in progress always finishes).
+    """
     done = CatchUp()
-    while max_chunks is None or max_chunks > 0:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while True:
         chunk = run_atomic_with_retries(_apply_chunk)
         if chunk is None:
-            break
+            return done
         done.rows += chunk.rows
         done.events += chunk.events
         done.persons += chunk.persons
         if max_chunks is not None:
             max_chunks -= 1
+        if max_chunks == 0 or (deadline is not None and time.monotonic() >= deadline):
+            break
+    if PendingEvents.objects.exists():
+        request_catch_up()
     return done
 
 
 def _apply_chunk() -> CatchUp | None:
     with connection.cursor() as cursor:
+        # One chunk at a time, whichever job or worker runs it: concurrent chunks share a few
+        # stats rows and would wait for each other's commit, row by row; in turn they use the
+        # database fully. A transaction-level lock dies with its connection (a killed worker
+        # holds nothing), which procrastinate's job `lock` would not until its stalled-job
+        # retry.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [APPLIER_LOCK])
         cursor.execute(
             "SELECT id, actor_type, actor_label, source FROM profiles_pendingevents "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",

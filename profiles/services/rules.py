@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import DatabaseError
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from identity.models import Actor
@@ -41,7 +42,9 @@ def refresh_rule_tag(
     scope = None if person_ids is None else sorted(set(person_ids))
     matching = matching_persons(tag.condition)
     if scope is not None:
-        matching = matching.filter(pk__in=scope)
+        # One array parameter, not `pk__in` with one placeholder per person: the pipeline
+        # refreshes thousands of persons at a time, three statements per tag.
+        matching = matching.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [scope]))
     match_sql, match_params = matching.values("pk").query.sql_with_params()
     exclusive_group = tag.group_id if tag.group and tag.group.exclusive else None
     scope_sql = "" if scope is None else "AND a.person_id = ANY(%s)"

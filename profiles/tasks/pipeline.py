@@ -14,5 +14,5 @@ from profiles.services import pipeline
     retry=RetryStrategy(max_attempts=5, exponential_wait=2),
 )
 def apply_pending_events_job() -> dict:
-    done = pipeline.apply_pending_events()
+    done = pipeline.apply_pending_events(seconds=pipeline.JOB_SECONDS)
     return {"rows": done.rows, "events": done.events, "persons": done.persons}

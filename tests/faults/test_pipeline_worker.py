@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_job_loses_and_doubles_nothing(child_env, actor, tmp
     # And a restarted worker applies them exactly once
     worker = _start_worker(child_env, tmp_path, "restarted")
     try:
-        _wait(lambda: _pending() == 0, worker, tmp_path / "restarted.log")
+        _wait(lambda: _pending() == 0, worker, tmp_path / "restarted.log", seconds=30)
     finally:
         stop(worker, signal.SIGTERM)
     assert sorted(PersonStats.objects.values_list("event_count", flat=True)) == [6] * PERSONS

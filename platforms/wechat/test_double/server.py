@@ -5,6 +5,7 @@ Tests start it in a thread (`FakeWeChatServer().start()`) and point `WECHAT_API_
 """
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from operator import attrgetter
@@ -304,13 +305,21 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client killed while keeping its connection open is no error of the fake's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeWeChatServer:
     """Run the fake on 127.0.0.1 in a daemon thread; `base_url` is what WECHAT_API_BASE takes."""
 
     def __init__(self, state: FakeWeChatState | None = None, port: int = 0):
         self.state = state or FakeWeChatState()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), _Handler)
         self.httpd.state = self.state
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
