@@ -16,7 +16,8 @@ def enqueue(task: Task, *, queueing_lock: str | None = None, **kwargs: Any) -> N
     """Defer `task(**kwargs)` in the current transaction.
 
     With a `queueing_lock`, a job of that lock already waiting makes this a no-op: requests that
-    all need "the pending work done" coalesce into one job (the waiting one will see their rows).
+    all need "the pending work done" coalesce into one job. The check is made again after the
+    commit, because the waiting job may have started before the commit and missed the change.
     The waiting job is looked up first (an index probe) so that the usual coalesced call costs
     no failed insert; the race between two callers is settled by procrastinate's unique index,
     in a savepoint so that it does not abort the caller's transaction.
@@ -29,6 +30,16 @@ def enqueue(task: Task, *, queueing_lock: str | None = None, **kwargs: Any) -> N
     if settings.JOBS_RUN_INLINE:
         task(**kwargs)
         return
+    _defer(task, queueing_lock, kwargs)
+    if queueing_lock:
+        # The waiting job may start (and find nothing) before this transaction commits: once
+        # it has, make sure a job that starts after the commit is waiting. Without this, rows
+        # of the change would wait for the next sweep; with it, a crash between the commit
+        # and this line still leaves them the job deferred above.
+        transaction.on_commit(lambda: _defer(task, queueing_lock, kwargs))
+
+
+def _defer(task: Task, queueing_lock: str | None, kwargs: dict) -> None:
     if queueing_lock and _waiting(queueing_lock):
         return
     configured = task.configure(queueing_lock=queueing_lock) if queueing_lock else task

@@ -34,7 +34,8 @@ class JobIncomplete(Exception):
 
 
 def error_summary(exc: BaseException) -> str:
-    """Name a failure in words safe to store and show: the class and a short message.
+    """Name a failure in words safe to store and show: the class, and the message of a
+    JobIncomplete (ours, written to be shown).
 
     A database error is named by its class and SQLSTATE only: PostgreSQL's message and detail
     quote the values of the statement (an openid in a unique violation).
@@ -44,9 +45,12 @@ def error_summary(exc: BaseException) -> str:
         cause = database_error.__cause__ or database_error
         sqlstate = getattr(cause, "sqlstate", None) or "unknown"
         text = f"{type(cause).__name__} (SQLSTATE {sqlstate})"
-    else:
+    elif isinstance(exc, JobIncomplete):
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    else:
+        # Other messages may quote what a job read (a WeChat answer, a bad value): the class.
+        text = type(exc).__name__
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 
 

@@ -20,6 +20,11 @@ class StaleRead(Exception):
     """A row read before locking changed owner; run the transaction again."""
 
 
+def is_retryable(exc: Exception) -> bool:
+    """A lost race: the transaction that met it may simply run again."""
+    return _retryable(exc)
+
+
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError | StaleRead):
         return True

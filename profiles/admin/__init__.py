@@ -5,6 +5,7 @@ from profiles.admin import (
     activity,
     event_types,
     events,
+    pending_events,
     persons,
     segments,
     tag_groups,
@@ -14,4 +15,13 @@ from profiles.admin import (
 # The person pages stay identity's; profiles adds its columns, filters, actions and sections.
 register_person_admin_extension(persons.PERSON_ADMIN_EXTENSION)
 
-__all__ = ["activity", "event_types", "events", "persons", "segments", "tag_groups", "tags"]
+__all__ = [
+    "activity",
+    "event_types",
+    "events",
+    "pending_events",
+    "persons",
+    "segments",
+    "tag_groups",
+    "tags",
+]

@@ -24,6 +24,10 @@ class PendingEvents(models.Model):
     actor_type = models.CharField(max_length=16)
     actor_label = models.CharField(max_length=200)
     source = models.CharField(max_length=32)
+    # Set when the row's events cannot be applied (a value the stats cannot hold): the row is
+    # set aside, so that the rows after it go on, and stays for an operator to look at.
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("pending events")

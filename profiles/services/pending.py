@@ -13,3 +13,15 @@ APPLIED = (
     "WHERE u.id = e.id)"
 )
 """SQL condition on an event aliased `e`: the pipeline has applied it."""
+
+APPLIER_LOCK = "profiles.apply_pending_events"
+"""Advisory lock of the chunk applier (services/pipeline.py); a full rebuild takes it too."""
+
+
+def lock_out_applier(cursor) -> None:
+    """Wait for the chunk in flight and keep the next one out until this transaction ends.
+
+    A full rebuild or check compares or rewrites every person's rows: a chunk committing in the
+    middle would show as drift (or collide with the rebuild's inserts).
+    """
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [APPLIER_LOCK])

@@ -17,23 +17,25 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from identity.models import Actor, AppKind
 from identity.services.follow import FollowObservation, record_follow_changes
 from identity.services.locking import key_share_lock_persons
 from identity.services.retry import run_atomic_with_retries
 from jobs.queue import enqueue
+from jobs.runs import error_summary
 from profiles.models import PendingEvents
 from profiles.services.activity import apply_activity
 from profiles.services.follow import FOLLOW_TYPES, FOLLOWING, SUBSCRIBE
+from profiles.services.pending import lock_out_applier
 from profiles.services.rules import refresh_rule_tags
 from profiles.services.stats_updates import StoredEvent, apply_events
 
 logger = logging.getLogger(__name__)
 
 QUEUEING_LOCK = "profiles.apply_pending_events"
-APPLIER_LOCK = "profiles.apply_pending_events"  # advisory lock of the chunk applier
 CHUNK_ROWS = 20
 """Pending rows per transaction: up to 10,000 events at 500 per ingest, few rule refreshes."""
 JOB_SECONDS = 20
@@ -70,7 +72,7 @@ def sweep_pending() -> int:
     Rows outlive a job only when it failed for good or its worker died before the stalled-job
     retry: the sweep makes sure they are applied anyway.
     """
-    waiting = PendingEvents.objects.count()
+    waiting = PendingEvents.objects.filter(failed_at__isnull=True).count()
     if waiting:
         request_catch_up()
     return waiting
@@ -92,7 +94,11 @@ def apply_pending_events(*, max_chunks: int | None = None, seconds: float | None
     done = CatchUp()
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
-        chunk = run_atomic_with_retries(_apply_chunk)
+        try:
+            chunk = run_atomic_with_retries(_apply_chunk)
+        except DatabaseError:
+            # Not a lost race (those are retried): a row of the chunk cannot be applied.
+            chunk = _apply_one_by_one()
         if chunk is None:
             return done
         done.rows += chunk.rows
@@ -102,23 +108,55 @@ def apply_pending_events(*, max_chunks: int | None = None, seconds: float | None
             max_chunks -= 1
         if max_chunks == 0 or (deadline is not None and time.monotonic() >= deadline):
             break
-    if PendingEvents.objects.exists():
+    if PendingEvents.objects.filter(failed_at__isnull=True).exists():
         request_catch_up()
     return done
 
 
-def _apply_chunk() -> CatchUp | None:
+def _apply_one_by_one() -> CatchUp | None:
+    """Apply the next chunk's rows one at a time and set aside the ones that fail.
+
+    One row whose events the stats cannot hold (a sum beyond the columns' precision) must not
+    stop every tenant's pipeline: it is marked failed, with the error's class and SQLSTATE only
+    (the message quotes values), shown in the admin and counted by `/healthz` until an operator
+    deals with it.
+    """
+    row_ids = list(
+        PendingEvents.objects.filter(failed_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:CHUNK_ROWS]
+    )
+    if not row_ids:
+        return None
+    done = CatchUp()
+    for row_id in row_ids:
+        try:
+            chunk = run_atomic_with_retries(lambda row_id=row_id: _apply_chunk(only=row_id))
+        except DatabaseError as exc:
+            error = error_summary(exc)
+            PendingEvents.objects.filter(pk=row_id).update(failed_at=timezone.now(), error=error)
+            logger.error("Pending events #%s set aside: %s", row_id, error)
+            continue
+        if chunk is not None:
+            done.rows += chunk.rows
+            done.events += chunk.events
+            done.persons += chunk.persons
+    return done
+
+
+def _apply_chunk(only: int | None = None) -> CatchUp | None:
     with connection.cursor() as cursor:
         # One chunk at a time, whichever job or worker runs it: concurrent chunks share a few
         # stats rows and would wait for each other's commit, row by row; in turn they use the
         # database fully. A transaction-level lock dies with its connection (a killed worker
         # holds nothing), which procrastinate's job `lock` would not until its stalled-job
         # retry.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [APPLIER_LOCK])
+        lock_out_applier(cursor)
         cursor.execute(
             "SELECT id, actor_type, actor_label, source FROM profiles_pendingevents "
+            "WHERE failed_at IS NULL AND (%s::bigint IS NULL OR id = %s) "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            [CHUNK_ROWS],
+            [only, only, CHUNK_ROWS],
         )
         claimed = cursor.fetchall()
     if not claimed:
@@ -137,7 +175,7 @@ def _apply_chunk() -> CatchUp | None:
     _apply_follows(events, {row[0]: row[1:] for row in claimed})
     persons = {event.person_id for event in stored}
     if persons:
-        refresh_rule_tags(actor=PIPELINE_ACTOR, person_ids=persons)
+        refresh_rule_tags(actor=PIPELINE_ACTOR, person_ids=persons, raise_lost_races=True)
     PendingEvents.objects.filter(pk__in=row_ids).delete()
     return CatchUp(rows=len(row_ids), events=len(stored), persons=len(persons))
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from identity.models import Actor
 from identity.services.audit import record_audit
+from identity.services.retry import is_retryable
 from profiles.conditions import ConditionInvalid, bounded_statements, failure_text, matching_persons
 from profiles.conditions.validation import referenced_tags
 from profiles.models import Tag, TagKind, TagSource
@@ -108,7 +109,11 @@ def refresh_rule_tag(
 
 
 def try_refresh_rule_tag(
-    *, tag: Tag, actor: Actor, person_ids: Iterable[int] | None = None
+    *,
+    tag: Tag,
+    actor: Actor,
+    person_ids: Iterable[int] | None = None,
+    raise_lost_races: bool = False,
 ) -> RefreshResult:
     """Refresh a rule tag; when that fails, record why on the tag and report it, not raise.
 
@@ -121,7 +126,12 @@ def try_refresh_rule_tag(
         raise ValueError(f"{tag.key} is not a rule tag")
     try:
         return refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
-    except (ConditionInvalid, DatabaseError) as exc:
+    except DatabaseError as exc:
+        if raise_lost_races and is_retryable(exc):
+            raise  # the caller runs its transaction again (the pipeline's chunk)
+        error = failure_text(exc)
+        logger.warning("Rule tag %s could not be refreshed: %s", tag.key, error)
+    except ConditionInvalid as exc:
         error = failure_text(exc)
         logger.warning("Rule tag %s could not be refreshed: %s", tag.key, error)
     except Exception as exc:
@@ -138,7 +148,11 @@ def try_refresh_rule_tag(
 
 
 def refresh_rule_tags(
-    *, actor: Actor, person_ids: Iterable[int] | None = None, keys: Iterable[str] | None = None
+    *,
+    actor: Actor,
+    person_ids: Iterable[int] | None = None,
+    keys: Iterable[str] | None = None,
+    raise_lost_races: bool = False,
 ) -> list[RefreshResult]:
     """Refresh every rule tag (or those named), each in its own transaction.
 
@@ -150,7 +164,9 @@ def refresh_rule_tags(
         tags = tags.filter(key__in=list(keys))
     person_ids = None if person_ids is None else list(person_ids)
     return [
-        try_refresh_rule_tag(tag=tag, actor=actor, person_ids=person_ids)
+        try_refresh_rule_tag(
+            tag=tag, actor=actor, person_ids=person_ids, raise_lost_races=raise_lost_races
+        )
         for tag in dependency_order(list(tags))
     ]
 

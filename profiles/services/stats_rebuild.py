@@ -10,7 +10,7 @@ worker would add them a second time.
 
 from django.db import connection, transaction
 
-from profiles.services.pending import APPLIED
+from profiles.services.pending import APPLIED, lock_out_applier
 from profiles.services.stats_updates import LOGIN, PAY
 
 
@@ -93,6 +93,7 @@ def rebuild_all_stats(*, dry_run: bool = False) -> tuple[int, int]:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
+            lock_out_applier(cursor)
             for table, columns in _COMPARED.items():
                 cursor.execute(
                     f"CREATE TEMP TABLE before_{table} ON COMMIT DROP AS "  # noqa: S608

@@ -287,6 +287,8 @@ def test_prune_skips_a_month_with_pending_events(event, actor, settings):
     assert rebuild_all_stats(dry_run=True)[1] == 0
 
 
+# lock_timeout is one of PostgreSQL's timers: under libfaketime it never fires.
+@pytest.mark.pg_timers
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_prune_skips_a_month_it_cannot_lock_in_time(event, actor, monkeypatch):
     """A writer holding the month (a merge moving events) makes the prune give up, not wait."""

@@ -192,3 +192,23 @@ def test_a_random_stream_with_merges_and_undos_between_chunks_equals_a_rebuild(m
     assert PersonEventStats.objects.exists()
     assert rebuild_all_stats(dry_run=True)[1] == 0
     assert activity_drift() == []
+
+
+def test_a_row_the_stats_cannot_hold_is_set_aside_and_the_rest_go_on(miniprogram, actor):
+    # Given a person whose payments already fill the stats' precision
+    ingest_events(events=[_event(miniprogram, "oFull", 1, "pay", amount="1")], actor=actor)
+    pipeline.apply_pending_events()
+    PersonStats.objects.update(pay_total="99999999999999.00")
+    PersonEventStats.objects.filter(type="pay").update(amount_total="99999999999999.00")
+    # and, behind a payment of theirs that overflows it, another person's events
+    ingest_events(events=[_event(miniprogram, "oFull", 2, "pay", amount="10")], actor=actor)
+    ingest_events(events=[_event(miniprogram, "oNext", 3, "view")], actor=actor)
+
+    done = pipeline.apply_pending_events()
+
+    failed = PendingEvents.objects.get()
+    assert failed.failed_at is not None
+    assert failed.error == "NumericValueOutOfRange (SQLSTATE 22003)"
+    assert done.events == 1
+    assert PersonStats.objects.filter(event_count=1).count() == 2  # oNext applied, oFull not
+    assert pipeline.sweep_pending() == 0  # nothing left that a job could apply
