@@ -167,3 +167,69 @@ def test_ingest_accepts_while_the_worker_is_down_and_it_catches_up(child_env, ac
         stop(worker, signal.SIGTERM)
     assert sorted(PersonStats.objects.values_list("event_count", flat=True)) == [5] * PERSONS
     assert rebuild_all_stats(dry_run=True)[1] == 0
+
+
+def test_a_worker_applying_a_random_stream_with_merges_and_undos_equals_a_rebuild(
+    child_env, actor, tmp_path
+):
+    import contextlib
+    import random
+
+    from identity.exceptions import Conflict
+    from identity.models import MergeRecord
+    from identity.services.merge import merge_persons
+    from identity.services.resolve import resolve_identity
+    from identity.services.undo import undo_merge
+    from profiles.services.activity import activity_drift
+
+    # Given a worker running beside the test
+    rng = random.Random(20261201)
+    mini = provision_app(appid=APPID, kind=AppKind.MINIPROGRAM, name="pipe", actor=actor)[0]
+    h5 = provision_app(appid="wx5555555555555555", kind=AppKind.H5, name="h5", actor=actor)[0]
+    log = tmp_path / "worker.log"
+    worker = _start_worker(child_env, tmp_path, "worker")
+    try:
+        # When batches of random events arrive, with merges and undos in between, while the
+        # worker applies what it can
+        records = []
+        for step in range(40):
+            app = rng.choice([mini, h5])
+            batch = [
+                {
+                    "event_id": f"rand-{step}-{number}",
+                    "appid": app.appid,
+                    "openid": f"oRand{app.pk}-{rng.randrange(8)}",
+                    "type": rng.choice(["view", "login", "pay", "share"]),
+                    "amount": f"{rng.randrange(0, 9000) / 100:.2f}",
+                    "channel": rng.choice(["", "qr", "article"]),
+                    "occurred_at": iso_ago(days=rng.randrange(0, 40), minutes=step),
+                }
+                for number in range(rng.randrange(1, 15))
+            ]
+            assert not ingest_events(events=batch, actor=actor).errors
+            roll = rng.random()
+            if roll < 0.25:
+                first = resolve_identity(
+                    app=mini, openid=f"oRand{mini.pk}-{rng.randrange(8)}", actor=actor
+                ).person
+                second = resolve_identity(
+                    app=h5, openid=f"oRand{h5.pk}-{rng.randrange(8)}", actor=actor
+                ).person
+                with contextlib.suppress(Conflict):  # two openids of one app: no merge
+                    records.append(
+                        merge_persons(first=first, second=second, reason="manual", actor=actor)
+                    )
+            elif roll < 0.35 and len(records) > 1:  # keep one merge standing
+                with contextlib.suppress(Conflict):  # a later merge may stand in the way
+                    undo_merge(record=records.pop(rng.randrange(len(records))), actor=actor)
+            time.sleep(rng.choice([0, 0, 0.05, 0.2]))
+        # Then, once it has caught up
+        _wait(lambda: _pending() == 0, worker, log)
+    finally:
+        stop(worker, signal.SIGTERM)
+
+    assert MergeRecord.objects.filter(undone_at__isnull=True).exists()
+    assert MergeRecord.objects.filter(undone_at__isnull=False).exists()
+    assert rebuild_all_stats(dry_run=True)[1] == 0
+    assert activity_drift() == []
+    _check_identity_graph(child_env)
