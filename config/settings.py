@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "jobs",
     "identity",
     "profiles",
+    "analytics",
     "platforms.wechat",
     "config.apps.ConfigApp",
 ]

@@ -7,6 +7,7 @@ EVENTS_WRITE = "events:write"
 TAGS_WRITE = "tags:write"
 SEGMENTS_READ = "segments:read"
 PERSONS_ERASE = "persons:erase"
+ANALYTICS_READ = "analytics:read"
 
 ALL_SCOPES = (
     IDENTITY_READ,
@@ -16,4 +17,5 @@ ALL_SCOPES = (
     TAGS_WRITE,
     SEGMENTS_READ,
     PERSONS_ERASE,
+    ANALYTICS_READ,
 )

@@ -1,0 +1,292 @@
+"""The parameters of each report, validated once for the API and the admin's forms.
+
+`parse_params(report, data, allowed_app_ids=...)` turns a plain dict of strings (a query
+string, a form) into the report's frozen parameters, or raises InvalidInput naming each bad
+field (a 400 in the API, form errors in the admin), or AppForbidden for an app outside the
+key's apps. Event types are checked against the active types; `any` stands for every type
+and becomes None.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from rest_framework import serializers
+
+from analytics.audience import Audience, audience_for
+from analytics.periods import DAY, MAX_PERIODS, PERIODS, WEEK, periods_between
+from identity.exceptions import AppForbidden, InvalidInput
+from identity.models import App
+from identity.selectors import get_app
+from profiles.models import EventType, Segment
+
+ANY = "any"
+RETENTION, FUNNEL, LIFECYCLE, ACTIVE, ACQUISITION, SETTLE = (
+    "retention",
+    "funnel",
+    "lifecycle",
+    "active",
+    "acquisition",
+    "settle",
+)
+REPORTS = (RETENTION, FUNNEL, LIFECYCLE, ACTIVE, ACQUISITION, SETTLE)
+# The reports whose cells can be saved as a tag (analytics.md, "Acting on a report").
+CELL_REPORTS = (RETENTION, LIFECYCLE, FUNNEL)
+FIRST_TIME, RECURRING = "first_time", "recurring"
+BY_FIRST_CHANNEL, BY_APP = "first_channel", "app"
+LIFECYCLE_STATES = ("new", "returning", "resurrecting", "dormant")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The requested local dates and the starts of the periods that intersect them."""
+
+    period: str
+    date_from: date
+    date_to: date
+
+    @property
+    def starts(self) -> list[date]:
+        return periods_between(self.date_from, self.date_to, self.period)
+
+
+@dataclass(frozen=True)
+class RetentionParams:
+    audience: Audience
+    range: Range
+    start_event: str | None  # None: any type
+    return_event: str | None
+    mode: str = FIRST_TIME
+    cumulative: bool = False
+
+
+@dataclass(frozen=True)
+class FunnelParams:
+    audience: Audience
+    range: Range  # period DAY: only the dates count
+    steps: tuple[str | None, ...]
+    window_days: int = 14
+
+
+@dataclass(frozen=True)
+class LifecycleParams:
+    audience: Audience
+    range: Range
+    event: str | None
+
+
+@dataclass(frozen=True)
+class ActiveParams:
+    audience: Audience
+    range: Range  # period DAY
+    event: str | None
+
+
+@dataclass(frozen=True)
+class AcquisitionParams:
+    audience: Audience
+    range: Range
+    by: str = BY_FIRST_CHANNEL
+
+
+@dataclass(frozen=True)
+class SettleParams:
+    audience: Audience  # its segment restricts the visitors; its apps are not used
+    range: Range
+    miniprogram: App
+    service_account: App
+
+
+@dataclass(frozen=True)
+class RetentionCell:
+    cohort: date
+    offset: int
+
+
+@dataclass(frozen=True)
+class LifecycleCell:
+    period: date
+    state: str
+
+
+@dataclass(frozen=True)
+class FunnelCell:
+    step: int  # 1-based
+    dropped: bool  # True: reached `step` but not the next one
+
+
+class _Common(serializers.Serializer):
+    # `from` is a keyword: the field is renamed in `__init__`.
+    to = serializers.DateField(input_formats=["%Y-%m-%d"])
+    app = serializers.CharField(required=False, max_length=64)
+    segment = serializers.CharField(required=False, max_length=32)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateField(input_formats=["%Y-%m-%d"])
+
+
+class _Periodic(_Common):
+    period = serializers.ChoiceField(PERIODS, default=WEEK)
+
+
+class RetentionQuery(_Periodic):
+    start_event = serializers.CharField(default="register", max_length=32)
+    return_event = serializers.CharField(default=ANY, max_length=32)
+    mode = serializers.ChoiceField((FIRST_TIME, RECURRING), default=FIRST_TIME)
+    cumulative = serializers.BooleanField(default=False)
+
+
+class FunnelQuery(_Common):
+    steps = serializers.CharField(max_length=8 * 33)
+    window_days = serializers.IntegerField(default=14, min_value=1, max_value=90)
+
+
+class LifecycleQuery(_Periodic):
+    event = serializers.CharField(default=ANY, max_length=32)
+
+
+class ActiveQuery(_Common):
+    event = serializers.CharField(default=ANY, max_length=32)
+
+
+class AcquisitionQuery(_Periodic):
+    period = serializers.ChoiceField(PERIODS, default=DAY)
+    by = serializers.ChoiceField((BY_FIRST_CHANNEL, BY_APP), default=BY_FIRST_CHANNEL)
+
+
+class SettleQuery(_Periodic):
+    miniprogram = serializers.CharField(max_length=64)
+    service_account = serializers.CharField(max_length=64)
+
+
+QUERIES = {
+    RETENTION: RetentionQuery,
+    FUNNEL: FunnelQuery,
+    LIFECYCLE: LifecycleQuery,
+    ACTIVE: ActiveQuery,
+    ACQUISITION: AcquisitionQuery,
+    SETTLE: SettleQuery,
+}
+
+
+class RetentionCellInput(serializers.Serializer):
+    cohort = serializers.DateField(input_formats=["%Y-%m-%d"])
+    offset = serializers.IntegerField(min_value=0, max_value=400)
+
+
+class LifecycleCellInput(serializers.Serializer):
+    period = serializers.DateField(input_formats=["%Y-%m-%d"])
+    state = serializers.ChoiceField(LIFECYCLE_STATES)
+
+
+class FunnelCellInput(serializers.Serializer):
+    step = serializers.IntegerField(min_value=1, max_value=8)
+    dropped = serializers.BooleanField(default=False)
+
+
+CELL_INPUTS = {
+    RETENTION: (RetentionCellInput, RetentionCell),
+    LIFECYCLE: (LifecycleCellInput, LifecycleCell),
+    FUNNEL: (FunnelCellInput, FunnelCell),
+}
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise InvalidInput(
+            {field: [str(m) for m in msgs] for field, msgs in serializer.errors.items()}
+        )
+    return serializer.validated_data
+
+
+def _event_type(value: str, field: str) -> str | None:
+    if value == ANY:
+        return None
+    if not EventType.objects.filter(key=value, is_active=True).exists():
+        raise InvalidInput({field: [f"Unknown or inactive event type {value!r}."]})
+    return value
+
+
+def _range(values: dict, period: str) -> Range:
+    date_from, date_to = values["from"], values["to"]
+    if date_from > date_to:
+        raise InvalidInput({"from": ["Must be on or before `to`."]})
+    found = Range(period=period, date_from=date_from, date_to=date_to)
+    if len(found.starts) > MAX_PERIODS[period]:
+        raise InvalidInput({"from": [f"At most {MAX_PERIODS[period]} {period}s per request."]})
+    return found
+
+
+def _app(appid: str, field: str) -> App:
+    return get_app(appid, field=field)  # an unknown appid is a 400 unknown_app naming `field`
+
+
+def _audience(values: dict, allowed_app_ids: set[int] | None) -> Audience:
+    app = _app(values["app"], "app") if values.get("app") else None
+    segment = None
+    if values.get("segment"):
+        segment = Segment.objects.filter(key=values["segment"]).first()
+        if segment is None:
+            raise InvalidInput({"segment": [f"Unknown segment {values['segment']!r}."]})
+    return audience_for(app=app, segment=segment, allowed_app_ids=allowed_app_ids)
+
+
+def parse_params(report: str, data: dict, *, allowed_app_ids: set[int] | None = None):
+    """Validate a report's parameters (strings, as in a query string) into its dataclass."""
+    values = _valid(QUERIES[report], data)
+    audience = _audience(values, allowed_app_ids)
+    if report == RETENTION:
+        return RetentionParams(
+            audience=audience,
+            range=_range(values, values["period"]),
+            start_event=_event_type(values["start_event"], "start_event"),
+            return_event=_event_type(values["return_event"], "return_event"),
+            mode=values["mode"],
+            cumulative=values["cumulative"],
+        )
+    if report == FUNNEL:
+        steps = [step.strip() for step in values["steps"].split(",")]
+        if not 2 <= len(steps) <= 8:
+            raise InvalidInput({"steps": ["Give 2 to 8 comma-separated event types."]})
+        return FunnelParams(
+            audience=audience,
+            range=_range(values, DAY),
+            steps=tuple(_event_type(step, "steps") for step in steps),
+            window_days=values["window_days"],
+        )
+    if report == LIFECYCLE:
+        return LifecycleParams(
+            audience=audience,
+            range=_range(values, values["period"]),
+            event=_event_type(values["event"], "event"),
+        )
+    if report == ACTIVE:
+        return ActiveParams(
+            audience=audience,
+            range=_range(values, DAY),
+            event=_event_type(values["event"], "event"),
+        )
+    if report == ACQUISITION:
+        return AcquisitionParams(
+            audience=audience, range=_range(values, values["period"]), by=values["by"]
+        )
+    miniprogram = _app(values["miniprogram"], "miniprogram")
+    service_account = _app(values["service_account"], "service_account")
+    for field, app in (("miniprogram", miniprogram), ("service_account", service_account)):
+        if allowed_app_ids is not None and app.pk not in allowed_app_ids:
+            raise AppForbidden(details={"field": field})
+    return SettleParams(
+        audience=audience,
+        range=_range(values, values["period"]),
+        miniprogram=miniprogram,
+        service_account=service_account,
+    )
+
+
+def parse_cell(report: str, data: dict):
+    """Validate the cell of a report that can be saved as a tag."""
+    if report not in CELL_INPUTS:
+        raise InvalidInput({"report": [f"Cells of {report!r} cannot be saved as a tag."]})
+    serializer_class, cell_class = CELL_INPUTS[report]
+    return cell_class(**_valid(serializer_class, data))

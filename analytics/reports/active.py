@@ -1,0 +1,5 @@
+"""The active report (analytics.md). To be written."""
+
+
+def compute(params) -> dict:
+    raise NotImplementedError

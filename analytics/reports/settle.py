@@ -1,0 +1,5 @@
+"""The settle report (analytics.md). To be written."""
+
+
+def compute(params) -> dict:
+    raise NotImplementedError
