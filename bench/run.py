@@ -4,6 +4,7 @@
     python manage.py bench_seed --persons 1000000
     python bench/run.py --persons 1000000
     python bench/run.py --only pipeline --seconds 60 --job-workers 2
+    python bench/run.py --only analytics
     python bench/run.py --own-postgres /srv/benchpg   # a tuned server of its own (seeds it once)
 
 Starts the service and the bare baseline (bench/baseline.py) under the same gunicorn
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--followers", type=int, default=50_000)
     parser.add_argument("--job-workers", type=int, default=1, help="run_worker processes")
-    parser.add_argument("--only", choices=["all", "pipeline"], default="all")
+    parser.add_argument("--only", choices=["all", "pipeline", "analytics"], default="all")
     parser.add_argument(
         "--own-postgres",
         metavar="DIR",
@@ -191,9 +192,10 @@ def run(args) -> None:
     results = Results(config=vars(args))
     results["postgres"] = server_settings(list(machine_settings()))
     app = serve("config.wsgi:application", APP_PORT, args.workers, args.threads)
-    if args.only == "pipeline":
+    if args.only in ("pipeline", "analytics"):
         try:
-            results.update(pipeline(key, args, ds))
+            scenario = pipeline if args.only == "pipeline" else analytics
+            results.update(scenario(key, args, ds))
         finally:
             app.terminate()
             app.wait(timeout=20)
@@ -217,6 +219,7 @@ def run(args) -> None:
         )
         results.update(python_scenarios(key, args, ds))
         results.update(pipeline(key, args, ds))
+        results.update(analytics(key, args, ds))
     finally:
         for process in (app, base):
             process.terminate()
@@ -278,6 +281,21 @@ def pipeline(key: str, args, ds) -> dict:
         figures_workers = job_workers.stop(workers)
     figures["pipeline_workers"] = {"processes": len(workers), **figures_workers}
     return figures
+
+
+def analytics(key: str, args, ds) -> dict:
+    """The reports, warm, through the API and in-process (bench/analytics_scenario.py)."""
+    from django.utils import timezone
+
+    from analytics.periods import local_date
+    from bench import analytics_scenario
+
+    return analytics_scenario.run(
+        base_url=f"http://127.0.0.1:{APP_PORT}",
+        key=key,
+        today=local_date(timezone.now()),
+        settle={"miniprogram": ds.MINI_APPID, "service_account": ds.SERVICE_APPID},
+    )
 
 
 def python_scenarios(key: str, args, ds) -> dict:
@@ -383,6 +401,10 @@ def table(r: dict) -> str:
         rows += lookup_rows(r)
     if "ingest_500" in r:
         rows += table_rows(r)
+    if "analytics" in r:
+        from bench.analytics_scenario import table_rows as analytics_rows
+
+        rows += analytics_rows(r)
     if "segment_count" in r:
         rows += [
             ("segment count (3 conditions)", "-", _lat(r["segment_count"]), "-"),

@@ -123,6 +123,7 @@ def _load_events(apps: list[App], rng: random.Random, actor: Actor, out: TextIO)
             if event_type == "pay":
                 event["amount"] = f"{rng.randrange(990, 49900) / 100:.2f}"
             events.append(event)
+        events += _return_visits(identity, start, now, rng)
     accepted = 0
     for start in range(0, len(events), MAX_BATCH):
         accepted += ingest_events(events=events[start : start + MAX_BATCH], actor=actor).accepted
@@ -130,6 +131,44 @@ def _load_events(apps: list[App], rng: random.Random, actor: Actor, out: TextIO)
     # stats and rule tags in place.
     applied = apply_pending_events()
     _write(out, f"Loaded {accepted} demo events ({applied.events} applied to stats).")
+
+
+def _return_visits(identity: Identity, start, now, rng: random.Random) -> list[dict]:
+    """Later visits, fewer each week, and follows of the service account: so that retention,
+    lifecycle and the settle rate of the Reports area show a shape, not a flat line."""
+    events = []
+    returning = rng.random()
+    week = 1
+    while start + timedelta(weeks=week) < now and rng.random() < 0.75 * returning:
+        at = start + timedelta(weeks=week, hours=rng.randrange(0, 72))
+        if at < now:
+            type_ = rng.choice(("login", "view", "view", "pay"))
+            event = {
+                "event_id": f"demo-{identity.pk}-w{week}",
+                "appid": identity.app.appid,
+                "openid": identity.openid,
+                "type": type_,
+                "occurred_at": at.isoformat(),
+            }
+            if type_ == "pay":
+                event["amount"] = f"{rng.randrange(990, 49900) / 100:.2f}"
+            events.append(event)
+        week += rng.choice((1, 1, 2))
+    if identity.app.kind == AppKind.SERVICE_ACCOUNT and rng.random() < 0.6:
+        followed = start + timedelta(hours=rng.randrange(1, 24 * 10))
+        for number, type_ in enumerate(("subscribe", "unsubscribe")):
+            if followed < now and (number == 0 or rng.random() < 0.2):
+                events.append(
+                    {
+                        "event_id": f"demo-{identity.pk}-f{number}",
+                        "appid": identity.app.appid,
+                        "openid": identity.openid,
+                        "type": type_,
+                        "occurred_at": followed.isoformat(),
+                    }
+                )
+            followed += timedelta(days=rng.randrange(3, 40))
+    return events
 
 
 def _reset_admin(username: str) -> str:

@@ -21,6 +21,7 @@ from identity.models import Actor, AppKind
 from identity.phones import phone_index
 from identity.services.apps import provision_app
 from profiles.models import Segment
+from profiles.services.activity import rebuild_activity
 from profiles.services.definitions import save_segment
 from profiles.services.partitions import ensure_months, ensure_partitions
 from profiles.services.rules import refresh_rule_tags
@@ -77,7 +78,9 @@ class Command(BaseCommand):
                 "events",
                 lambda: self._events(first, persons, identity_first, apps, events_per_person),
             )
+            self._step("registrations", self._registrations)
         self._step("stats (rebuild from events)", lambda: rebuild_stats())
+        self._step("daily activity (rebuild from events)", lambda: rebuild_activity())
         self._step("VIP tags", lambda: self._vips(first, persons))
         self._step("rule tags", lambda: refresh_rule_tags(actor=actor))
         self._step("segment", lambda: self._segment(actor))
@@ -239,6 +242,17 @@ class Command(BaseCommand):
                 "INSERT INTO profiles_eventkey (id, app_id, event_id) "
                 "SELECT id, app_id, event_id FROM profiles_event WHERE id BETWEEN %s AND %s",
                 [first_event, first_event + total - 1],
+            )
+
+    def _registrations(self):
+        """Make each person's earliest event a `register`, as a real history starts, so that
+        retention cohorts and the register -> login -> view -> pay funnel have entries."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE profiles_event e SET type = 'register' FROM ("
+                "  SELECT DISTINCT ON (person_id) id, occurred_at FROM profiles_event"
+                "  ORDER BY person_id, occurred_at, id"
+                ") first WHERE e.id = first.id AND e.occurred_at = first.occurred_at"
             )
 
     def _vips(self, first, count):
