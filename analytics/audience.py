@@ -52,7 +52,8 @@ def _segment_members_sql(segment: Segment) -> tuple[str, list]:
             {"segment": [f"The condition of segment {segment.key!r} no longer compiles: {exc}"]}
         ) from exc
     members = Person.objects.live().filter(condition).values("pk")
-    return members.query.sql_with_params()
+    sql, params = members.query.sql_with_params()
+    return sql, list(params)
 
 
 def audience_for(

@@ -208,12 +208,21 @@ def _event_type(value: str, field: str) -> str | None:
     return value
 
 
+# Far from date.min and date.max, so that every look-back and period end of a report exists.
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def _range(values: dict, period: str) -> Range:
     date_from, date_to = values["from"], values["to"]
+    for field in ("from", "to"):
+        if not EARLIEST <= values[field] <= LATEST:
+            raise InvalidInput({field: [f"Must be between {EARLIEST} and {LATEST}."]})
     if date_from > date_to:
         raise InvalidInput({"from": ["Must be on or before `to`."]})
     found = Range(period=period, date_from=date_from, date_to=date_to)
-    if len(found.starts) > MAX_PERIODS[period]:
+    # The span first: listing the periods of centuries would cost a request seconds.
+    too_long = (date_to - date_from).days > MAX_PERIODS[period] * 31
+    if too_long or len(found.starts) > MAX_PERIODS[period]:
         raise InvalidInput({"from": [f"At most {MAX_PERIODS[period]} {period}s per request."]})
     return found
 

@@ -180,6 +180,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 # Calendar days of the activity rollups and the reports (analytics.md "Common rules").
 ANALYTICS_TIME_ZONE = env_str("ANALYTICS_TIME_ZONE", "Asia/Shanghai")
+# Each statement of a report is cancelled after this many milliseconds (0: no limit) and the
+# request answers 503 report_timeout: keep it well below GUNICORN_TIMEOUT.
+ANALYTICS_STATEMENT_TIMEOUT_MS = env_int("ANALYTICS_STATEMENT_TIMEOUT_MS", 10000)
 USE_I18N = True
 USE_TZ = True
 
@@ -235,6 +238,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The reports' periods appear as `period` and (in a lifecycle save-as-tag) `granularity`.
+    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "analytics.periods.PERIODS"},
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}},
     },

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("identity.api.urls")),
     path("api/v1/", include("platforms.wechat.api.urls")),
     path("api/v1/", include("profiles.api.urls")),
+    path("api/v1/", include("analytics.api.urls")),
 ]
 
 handler404 = "config.api.errors.not_found_view"

@@ -241,6 +241,23 @@ def seeded(db, fake_wechat):
             ],
         },
         type=["pay", "view"],
+        # The reports: the seeded events' weeks, their apps and types, the segment.
+        app=list(APPS),
+        miniprogram=[MINI],
+        service_account=[SERVICE],
+        segment=["vips"],
+        steps=["register,view,pay", "view,any"],
+        start_event=["register", "any"],
+        return_event=["any", "pay"],
+        event=["any", "view"],
+        to=["2026-01-04", "2026-01-31"],
+        cohort=["2025-12-29"],
+        offset=[0, 1],
+        tag=["fuzz-cell", "vip", "dormant"],
+        **{
+            "from": ["2025-12-29", "2026-01-01"],
+            "/api/v1/analytics/lifecycle/save-as-tag period": ["2025-12-29", "2026-01-01"],
+        },
         events=[
             [_event("fuzz-2", "pay", amount="12.50"), _event("fuzz-new", "pay", amount="1.00")],
             [_event("fuzz-other", "login", openid="o_fuzz_new", channel="qr")],

@@ -6,12 +6,13 @@ key, a revoked key, a key holding every scope but the one it needs, a key with t
 limited to another app, and the right key: 401 / 401 / 403 / 403-or-404 / 2xx. A new endpoint
 fails the suite until it has a scope, a sample for each path parameter and a sample request.
 
-Size when written: 17 endpoint-method pairs x 5 callers = 85 cases (`test_matrix_size`).
+Size when written: 26 endpoint-method pairs x 5 callers = 130 cases (`test_matrix_size`).
 """
 
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.urls import URLResolver, get_resolver, reverse
@@ -19,9 +20,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from analytics.periods import WEEK, local_date, period_start
 from config.api.auth import ApiKeyAuthentication
 from config.api.permissions import HasScopes
-from config.api.scopes import ALL_SCOPES, PHONE_READ
+from config.api.scopes import ALL_SCOPES, PHONE_READ, TAGS_WRITE
 from identity.models import ApiKey, App, AppKind, AuditEntry, Person
 from identity.services.app_secrets import set_app_credentials
 from platforms.wechat.test_double.state import FakeWeChatState
@@ -33,7 +35,7 @@ from tests.factories import PersonFactory, SegmentFactory, TagFactory
 API_PREFIX = "api/v1/"
 PUBLIC = {"schema", "docs"}  # the OpenAPI schema and its docs are public by design
 HANDLERS = ("get", "post", "put", "patch", "delete")
-MATRIX_PAIRS = 17
+MATRIX_PAIRS = 26
 CASES = ("no_key", "revoked_key", "wrong_scope", "other_app", "right_key")
 # Endpoints that are not about one app's persons: a key limited to another app may read them,
 # but sees nothing of the protected app's persons (no ids, openids, unionids, member counts).
@@ -177,6 +179,17 @@ PATH_PARAMETERS: dict[str, Callable[[World, Endpoint], str]] = {
     ),
 }
 
+
+def _report(w: World, **extra) -> dict:
+    """A report's parameters naming the protected mini-program: the last two weeks."""
+    today = local_date(timezone.now())
+    return {"from": str(today - timedelta(days=13)), "to": str(today), "app": w.mini.appid, **extra}
+
+
+def _cohort() -> str:
+    return str(period_start(local_date(timezone.now()) - timedelta(days=13), WEEK))
+
+
 # The JSON body (query parameters for GET) of a request that the right key gets a 2xx for;
 # None for a request without one.
 Sample = Callable[[World], dict | None]
@@ -229,6 +242,23 @@ SAMPLE_REQUESTS: dict[str, dict[str, Sample]] = {
     "segments": {"get": lambda w: None},
     "segment-detail": {"get": lambda w: None},
     "segment-members": {"get": lambda w: {"appid": w.mini.appid}},
+    "analytics-retention": {"get": lambda w: _report(w)},
+    "analytics-funnel": {"get": lambda w: _report(w, steps="register,view")},
+    "analytics-lifecycle": {"get": lambda w: _report(w)},
+    "analytics-active": {"get": lambda w: _report(w)},
+    "analytics-acquisition": {"get": lambda w: _report(w)},
+    "analytics-settle": {
+        "get": lambda w: _report(w, miniprogram=w.mini.appid, service_account=w.service.appid)
+    },
+    "analytics-retention-save-as-tag": {
+        "post": lambda w: _report(w, cohort=_cohort(), offset=0, tag="matrix-cell")
+    },
+    "analytics-lifecycle-save-as-tag": {
+        "post": lambda w: _report(w, period=_cohort(), state="new", tag="matrix-cell")
+    },
+    "analytics-funnel-save-as-tag": {
+        "post": lambda w: _report(w, steps="register,view", step=1, tag="matrix-cell")
+    },
 }
 
 
@@ -261,7 +291,14 @@ def call(client: APIClient, method: str, path: str, data: dict | None):
 
 # Beyond the declared scope: binding a number confirms whether someone holds it, so it needs
 # phone:read as well (tests/identity/test_restricted_keys.py).
-EXTRA_SCOPES = {("person-phone", "put"): [PHONE_READ]}
+# Saving a report's cell as a tag writes the tag: tags:write beside analytics:read.
+EXTRA_SCOPES = {
+    ("person-phone", "put"): [PHONE_READ],
+    **{
+        (f"analytics-{r}-save-as-tag", "post"): [TAGS_WRITE]
+        for r in ("retention", "lifecycle", "funnel")
+    },
+}
 
 
 def caller(case: str, scope: str, world: World, make_client, extra: list[str] = ()) -> APIClient:

@@ -24,6 +24,8 @@ sizes disagree is not fixed by a number: it is a query per item, which the chang
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import URLResolver, get_resolver
@@ -31,6 +33,7 @@ from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
 from rest_framework.test import APIClient
 
+from analytics.periods import WEEK, local_date, period_start
 from identity import selectors
 from identity.models import App, Person
 from identity.services.app_secrets import set_app_credentials
@@ -272,6 +275,52 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
 }
+
+
+def _report(w: World, report: str, **extra) -> Call:
+    """A report over the last two weeks of the fixed world, as a GET or a save-as-tag body."""
+    today = local_date(timezone.now())
+    query = {"from": str(today - timedelta(days=13)), "to": str(today), **extra}
+    if "tag" in extra:
+        return Call(f"/api/v1/analytics/{report}/save-as-tag", query)
+    return Call(f"/api/v1/analytics/{report}?{urlencode(query)}")
+
+
+def _week() -> str:
+    return str(period_start(local_date(timezone.now()) - timedelta(days=13), WEEK))
+
+
+# A report: the key (2), the parameters' reads (an event type or app each), the statement time
+# limit (a savepoint, set_config and its reset) and the report's one statement.
+CASES.update(
+    {
+        ("/api/v1/analytics/retention", "GET"): Case(8, lambda w, n: _report(w, "retention")),
+        ("/api/v1/analytics/funnel", "GET"): Case(
+            10, lambda w, n: _report(w, "funnel", steps="view,pay,login")
+        ),
+        ("/api/v1/analytics/lifecycle", "GET"): Case(7, lambda w, n: _report(w, "lifecycle")),
+        ("/api/v1/analytics/active", "GET"): Case(7, lambda w, n: _report(w, "active")),
+        ("/api/v1/analytics/acquisition", "GET"): Case(7, lambda w, n: _report(w, "acquisition")),
+        ("/api/v1/analytics/settle", "GET"): Case(
+            9,
+            lambda w, n: _report(
+                w, "settle", miniprogram=w.mini.appid, service_account=w.service.appid
+            ),
+        ),
+        # A save-as-tag: the key and the parameters' reads, the time limit, the tag read and
+        # created (in a savepoint) with its audit entry, the cell's persons read and the live
+        # ones locked, one insert of the assignments and one audit entry.
+        ("/api/v1/analytics/retention/save-as-tag", "POST"): Case(
+            18, lambda w, n: _report(w, "retention", cohort=_week(), offset=0, tag="cell")
+        ),
+        ("/api/v1/analytics/lifecycle/save-as-tag", "POST"): Case(
+            17, lambda w, n: _report(w, "lifecycle", period=_week(), state="new", tag="cell")
+        ),
+        ("/api/v1/analytics/funnel/save-as-tag", "POST"): Case(
+            19, lambda w, n: _report(w, "funnel", steps="view,pay", step=2, tag="cell")
+        ),
+    }
+)
 PLAIN = {path for path, _ in CASES if not path.startswith("/api/")}
 PUBLIC = {"/api/v1/schema/", "/api/v1/docs/"}  # no key: the schema and its docs are public
 

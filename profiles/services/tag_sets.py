@@ -31,8 +31,9 @@ def _check_key(key: str, name: str | None) -> None:
         raise InvalidInput({"tag": ["Use letters, digits, hyphens and underscores."]}) from exc
     if len(key) > KEY_CHARS:
         raise InvalidInput({"tag": [f"At most {KEY_CHARS} characters."]})
-    if name is not None and (not name.strip() or len(name) > NAME_CHARS):
-        raise InvalidInput({"name": [f"Give 1 to {NAME_CHARS} characters."]})
+    if name is not None and (not name.strip() or len(name) > NAME_CHARS or "\x00" in name):
+        # PostgreSQL text cannot hold NUL: refused here rather than a 500 at the insert.
+        raise InvalidInput({"name": [f"Give 1 to {NAME_CHARS} characters, without NUL."]})
 
 
 def _manual_tag(key: str, name: str | None, actor: Actor) -> Tag:

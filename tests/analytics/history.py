@@ -28,7 +28,13 @@ from identity.services.merge import merge_persons
 from identity.services.undo import undo_merge
 from profiles.models import Event
 from profiles.services.ingest import ingest_events
-from tests.factories import SYSTEM, H5Factory, MiniProgramFactory, ServiceAccountFactory
+from tests.factories import (
+    SYSTEM,
+    H5Factory,
+    MiniProgramFactory,
+    PersonFactory,
+    ServiceAccountFactory,
+)
 
 MINI, SVC, H5 = "wxa1111111111111111", "wxs2222222222222222", "wxh3333333333333333"
 # Funnel-ish types often, follow types in the service account only.
@@ -85,9 +91,18 @@ def _bursts(rng, now: datetime, days: int) -> list[tuple[datetime, float]]:
 
 
 def build_history(
-    rng: random.Random, *, persons: int = 36, days: int = 100, merges: int = 6
+    rng: random.Random,
+    *,
+    persons: int = 36,
+    days: int = 100,
+    merges: int = 6,
+    linked: bool = False,
 ) -> History:
-    """Create the apps, the persons' events, merges and undos, an erasure, imported followers."""
+    """Create the apps, the persons' events, merges and undos, an erasure, imported followers.
+
+    `linked`: a person with openids in several apps is one person from the start (what a shared
+    unionid does), so that mini-program visitors also follow the service account; without it
+    each openid starts a person of its own, which only merges join."""
     now = timezone.now()
     apps = {
         "mini": MiniProgramFactory(appid=MINI),
@@ -101,6 +116,8 @@ def build_history(
     for person in range(persons):
         kinds = rng.choice((["mini"], ["mini", "svc"], ["svc"], ["h5"], ["mini", "h5"], ["mini"]))
         openids[person] = {kind: f"o{kind}{person}" for kind in kinds}
+        if linked and len(kinds) > 1:
+            PersonFactory(openids={apps[kind]: openids[person][kind] for kind in kinds})
         batch = []
         for start, span in _bursts(rng, now, days):
             for _ in range(rng.randint(1, 7)):
