@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKE_WECHAT_PORT ?= 8081
 
-.PHONY: run test test-quick install lint format migrate stop-db clean
+.PHONY: run test test-quick screenshots install lint format migrate stop-db clean
 
 $(STAMP): requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
@@ -43,6 +43,10 @@ test: install
 ## Run the suite without the slow tests (faults, browser, fuzzing): a minute or two, for edits.
 test-quick: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## Retake the screenshots of the Reports area in docs/screenshots (the browser test takes them).
+screenshots: install
+	REPORT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/analytics/test_reports_browser.py
 
 lint: install
 	$(VENV)/bin/ruff check .

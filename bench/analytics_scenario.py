@@ -62,11 +62,13 @@ def _bare_sql(report: str, query: dict) -> tuple[str, list]:
             "AND first_seen_at < %s::date + 1",
             [query["from"], query["to"]],
         )
-    # The rollup reports read the days of the range and their look-back (30 days for MAU,
-    # the period before for lifecycle): count those rows.
+    # The rollup reports read the days of the range and their look-back (29 days for MAU, the
+    # period before for lifecycle): count those rows. The settle rate reads the mini-program's
+    # activity over all time, and more: its baseline is the same count as retention's.
+    look_back = {"active": 29, "lifecycle": 7}.get(report, 0)
     return (
-        "SELECT count(*) FROM profiles_dailyactivity WHERE day >= %s::date - 30 AND day <= %s",
-        [query["from"], query["to"]],
+        "SELECT count(*) FROM profiles_dailyactivity WHERE day >= %s::date - %s AND day <= %s",
+        [query["from"], look_back, query["to"]],
     )
 
 

@@ -28,6 +28,7 @@ MAX_CLOCK_SKEW_SECONDS = 60
 MARKERS_BY_PATH = {
     "tests/faults/": ("faults", "slow"),
     "tests/profiles/test_admin_browser.py": ("browser", "slow"),
+    "tests/analytics/test_reports_browser.py": ("browser", "slow"),
     "tests/test_api_fuzzing.py": ("slow",),
 }
 
