@@ -6,18 +6,24 @@ are the reports themselves over the shortest range, and segment trends are the s
 the last 30 days. Each widget is computed and cached on its own: one that fails is logged by
 its class name and left out (`None`), and the next request tries it again, so that the index
 page never breaks for a widget. Cached values are plain data; the page translates labels.
+
+A cold index runs every widget in one request: each has ANALYTICS_DASHBOARD_TIMEOUT_MS (its
+statements stop after that, and the settle widget's reports share it), not the reports' own
+ANALYTICS_STATEMENT_TIMEOUT_MS, so that five widgets cannot outlast a gunicorn worker's timeout.
+A widget that runs over is left out like one that fails.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Q
 
 from analytics.params import ACQUISITION, LIFECYCLE, SETTLE, parse_params
-from analytics.reports import run_report
+from analytics.reports import ReportTimeout, acquisition, lifecycle, settle, time_limit
 from identity.models import App, AppKind, Identity
 from profiles.models import SegmentSnapshot
 
@@ -28,6 +34,9 @@ NEW_PERSONS_DAYS = 14
 TREND_DAYS = 30
 TOP_SEGMENTS = 5
 MAX_SETTLE_PAIRS = 6  # pairs of one mini-program and one service account of a platform
+# The reports the widgets run, computed under the widget's time limit: run_report would put
+# the reports' own (longer) limit back.
+REPORT_MODULES = {ACQUISITION: acquisition, LIFECYCLE: lifecycle, SETTLE: settle}
 
 
 def persons_by_app(today: date) -> dict:
@@ -73,14 +82,14 @@ def new_persons(today: date) -> list[tuple[str, int]]:
     report's totals."""
     start = today - timedelta(days=NEW_PERSONS_DAYS - 1)
     query = {"from": str(start), "to": str(today), "period": "day"}
-    answer = run_report(ACQUISITION, parse_params(ACQUISITION, query))
+    answer = _report(ACQUISITION, query)
     return [(period["start"], period["total"]) for period in answer["periods"]]
 
 
 def lifecycle_this_week(today: date) -> dict:
     """The lifecycle report's split of the current week (any event, every app)."""
     query = {"from": str(today), "to": str(today), "period": "week", "event": "any"}
-    answer = run_report(LIFECYCLE, parse_params(LIFECYCLE, query))
+    answer = _report(LIFECYCLE, query)
     return answer["periods"][-1]
 
 
@@ -91,6 +100,7 @@ def settle_rates(today: date) -> list[dict]:
     accounts = sorted((a for a in apps if a.kind != AppKind.MINIPROGRAM), key=lambda a: a.appid)
     pairs = [(m, s) for m in minis for s in accounts if m.platform == s.platform]
     rates = []
+    deadline = _deadline()
     for mini, account in pairs[:MAX_SETTLE_PAIRS]:
         query = {
             "from": str(today),
@@ -99,7 +109,7 @@ def settle_rates(today: date) -> list[dict]:
             "miniprogram": mini.appid,
             "service_account": account.appid,
         }
-        latest = run_report(SETTLE, parse_params(SETTLE, query))["periods"][-1]
+        latest = _report(SETTLE, query, deadline=deadline)["periods"][-1]
         rates.append(
             {
                 "miniprogram": mini.appid,
@@ -110,6 +120,25 @@ def settle_rates(today: date) -> list[dict]:
             }
         )
     return rates
+
+
+def _report(report: str, query: dict, *, deadline: float | None = None) -> dict:
+    """A report's answer within the widget's time limit, or within what is left of it before
+    `deadline` (time.monotonic) when the widget runs several reports."""
+    params = parse_params(report, query)
+    if deadline is None:
+        return REPORT_MODULES[report].compute(params)
+    left_ms = int((deadline - time.monotonic()) * 1000)
+    if left_ms < 1:
+        raise ReportTimeout()
+    with time_limit(left_ms):
+        return REPORT_MODULES[report].compute(params)
+
+
+def _deadline() -> float | None:
+    """When a widget's time is spent (None: no limit)."""
+    limit = settings.ANALYTICS_DASHBOARD_TIMEOUT_MS
+    return time.monotonic() + limit / 1000 if limit else None
 
 
 def largest_segments(today: date) -> list[dict]:
@@ -149,8 +178,12 @@ def widget(name: str, today: date):
     if cached is not None:
         return cached
     try:
-        with transaction.atomic():  # a failed statement must not spoil the page's other reads
+        # A savepoint: a failed statement must not spoil the page's other reads.
+        with time_limit(settings.ANALYTICS_DASHBOARD_TIMEOUT_MS):
             value = WIDGETS[name](today)
+    except ReportTimeout:
+        logger.warning("Dashboard widget %s stopped by its time limit", name)
+        return None
     except Exception as exc:
         logger.error("Dashboard widget %s failed: %s", name, type(exc).__name__)
         return None

@@ -2,12 +2,30 @@
 
 The admin's "Download CSV" and the API's `?format=csv` both write these rows, so a spreadsheet
 gets the same numbers as the chart. Rates keep their 4 places; a null rate is an empty cell.
+Acquisition's columns are callers' channel names (or appids): each is prefixed (`channel:`,
+`app:`; the empty key is the bare prefix), so that none passes for `start`, `total` or
+another key (a channel named `(none)` is not the empty one).
 """
 
 import csv
 import io
 
-from analytics.params import ACQUISITION, ACTIVE, FUNNEL, LIFECYCLE, RETENTION, SETTLE
+from analytics.params import (
+    ACQUISITION,
+    ACTIVE,
+    BY_APP,
+    BY_FIRST_CHANNEL,
+    FUNNEL,
+    LIFECYCLE,
+    RETENTION,
+    SETTLE,
+)
+
+# The prefix of acquisition's key columns, by `by`.
+KEY_PREFIXES = {BY_FIRST_CHANNEL: "channel:", BY_APP: "app:"}
+# A spreadsheet runs a cell that starts with one of these as a formula (a tab or a carriage
+# return first is skipped by some, then the rest runs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _retention(answer: dict) -> tuple[list[str], list[list]]:
@@ -48,7 +66,8 @@ def _active(answer: dict) -> tuple[list[str], list[list]]:
 
 def _acquisition(answer: dict) -> tuple[list[str], list[list]]:
     keys = sorted({key for period in answer["periods"] for key in period["by"]})
-    header = ["start", "total", *[key or "(none)" for key in keys]]
+    prefix = KEY_PREFIXES[answer["by"]]
+    header = ["start", "total", *[prefix + key for key in keys]]
     rows = [
         [period["start"], period["total"], *[period["by"].get(key, 0) for key in keys]]
         for period in answer["periods"]
@@ -84,9 +103,8 @@ def _cell(value) -> str:
     if value is None:
         return ""
     text = str(value)
-    # A spreadsheet runs a cell that starts with these as a formula (channel names come from
-    # callers): quote it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
+    # Channel names come from callers, in the header and in rows: quote a would-be formula.
+    return "'" + text if text.startswith(FORMULA_STARTS) and not _number(text) else text
 
 
 def _number(text: str) -> bool:
@@ -103,7 +121,7 @@ def csv_text(report: str, answer: dict) -> str:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(header)
+    writer.writerow([_cell(column) for column in header])
     writer.writerows([[_cell(value) for value in row] for row in rows])
     return out.getvalue()
 

@@ -5,113 +5,58 @@ string, a form) into the report's frozen parameters, or raises InvalidInput nami
 field (a 400 in the API, form errors in the admin), or AppForbidden for an app outside the
 key's apps. Event types are checked against the active types; `any` stands for every type
 and becomes None.
-"""
 
-from dataclasses import dataclass
-from datetime import date
+The report names, the choices and the frozen dataclasses live in analytics.report_params; this
+module imports them all, so that `from analytics.params import X` names any of them.
+"""
 
 from rest_framework import serializers
 
 from analytics.audience import Audience, audience_for
-from analytics.periods import DAY, MAX_PERIODS, PERIODS, WEEK, periods_between
+from analytics.periods import DAY, MAX_PERIODS, PERIODS, WEEK
+from analytics.report_params import (
+    ACQUISITION,
+    ACTIVE,
+    ANY,
+    BY_APP,
+    BY_FIRST_CHANNEL,
+    CELL_REPORTS,
+    EARLIEST,
+    FIRST_TIME,
+    FUNNEL,
+    LATEST,
+    LIFECYCLE,
+    LIFECYCLE_STATES,
+    RECURRING,
+    REPORTS,
+    RETENTION,
+    SETTLE,
+    AcquisitionParams,
+    ActiveParams,
+    FunnelCell,
+    FunnelParams,
+    LifecycleCell,
+    LifecycleParams,
+    Range,
+    RetentionCell,
+    RetentionParams,
+    SettleParams,
+)
 from identity.exceptions import AppForbidden, InvalidInput
 from identity.models import App
 from identity.selectors import get_app
 from profiles.models import EventType, Segment
 
-ANY = "any"
-RETENTION, FUNNEL, LIFECYCLE, ACTIVE, ACQUISITION, SETTLE = (
-    "retention",
-    "funnel",
-    "lifecycle",
-    "active",
-    "acquisition",
-    "settle",
-)
-REPORTS = (RETENTION, FUNNEL, LIFECYCLE, ACTIVE, ACQUISITION, SETTLE)
-# The reports whose cells can be saved as a tag (analytics.md, "Acting on a report").
-CELL_REPORTS = (RETENTION, LIFECYCLE, FUNNEL)
-FIRST_TIME, RECURRING = "first_time", "recurring"
-BY_FIRST_CHANNEL, BY_APP = "first_channel", "app"
-LIFECYCLE_STATES = ("new", "returning", "resurrecting", "dormant")
+__all__ = [  # the names callers import from here, those of analytics.report_params included
+    "ACQUISITION", "ACTIVE", "ANY", "BY_APP", "BY_FIRST_CHANNEL", "CELL_INPUTS", "CELL_REPORTS",
+    "EARLIEST", "FIRST_TIME", "FUNNEL", "LATEST", "LIFECYCLE", "LIFECYCLE_STATES", "PERIODS",
+    "QUERIES", "RECURRING", "REPORTS", "RETENTION", "SETTLE", "AcquisitionParams", "ActiveParams",
+    "FunnelCell", "FunnelParams", "LifecycleCell", "LifecycleParams", "Range", "RetentionCell",
+    "RetentionParams", "SettleParams", "parse_cell", "parse_params",
+]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Range:
-    """The requested local dates and the starts of the periods that intersect them."""
-
-    period: str
-    date_from: date
-    date_to: date
-
-    @property
-    def starts(self) -> list[date]:
-        return periods_between(self.date_from, self.date_to, self.period)
-
-
-@dataclass(frozen=True)
-class RetentionParams:
-    audience: Audience
-    range: Range
-    start_event: str | None  # None: any type
-    return_event: str | None
-    mode: str = FIRST_TIME
-    cumulative: bool = False
-
-
-@dataclass(frozen=True)
-class FunnelParams:
-    audience: Audience
-    range: Range  # period DAY: only the dates count
-    steps: tuple[str | None, ...]
-    window_days: int = 14
-
-
-@dataclass(frozen=True)
-class LifecycleParams:
-    audience: Audience
-    range: Range
-    event: str | None
-
-
-@dataclass(frozen=True)
-class ActiveParams:
-    audience: Audience
-    range: Range  # period DAY
-    event: str | None
-
-
-@dataclass(frozen=True)
-class AcquisitionParams:
-    audience: Audience
-    range: Range
-    by: str = BY_FIRST_CHANNEL
-
-
-@dataclass(frozen=True)
-class SettleParams:
-    audience: Audience  # its segment restricts the visitors; its apps are not used
-    range: Range
-    miniprogram: App
-    service_account: App
-
-
-@dataclass(frozen=True)
-class RetentionCell:
-    cohort: date
-    offset: int
-
-
-@dataclass(frozen=True)
-class LifecycleCell:
-    period: date
-    state: str
-
-
-@dataclass(frozen=True)
-class FunnelCell:
-    step: int  # 1-based
-    dropped: bool  # True: reached `step` but not the next one
+SETTLE_APPS = "The settle rate takes its apps as miniprogram and service_account."
 
 
 class _Common(serializers.Serializer):
@@ -155,6 +100,7 @@ class AcquisitionQuery(_Periodic):
 
 
 class SettleQuery(_Periodic):
+    app = None  # the report's two apps are its own parameters: `parse_params` refuses `app`
     miniprogram = serializers.CharField(max_length=64)
     service_account = serializers.CharField(max_length=64)
 
@@ -208,10 +154,6 @@ def _event_type(value: str, field: str) -> str | None:
     return value
 
 
-# Far from date.min and date.max, so that every look-back and period end of a report exists.
-EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
-
-
 def _range(values: dict, period: str) -> Range:
     date_from, date_to = values["from"], values["to"]
     for field in ("from", "to"):
@@ -244,6 +186,8 @@ def _audience(values: dict, allowed_app_ids: set[int] | None) -> Audience:
 def parse_params(report: str, data: dict, *, allowed_app_ids: set[int] | None = None):
     """Validate a report's parameters (strings, as in a query string) into its dataclass."""
     values = _valid(QUERIES[report], data)
+    if report == SETTLE and "app" in data:  # silently ignored, it would look like a filter
+        raise InvalidInput({"app": [SETTLE_APPS]})
     audience = _audience(values, allowed_app_ids)
     if report == RETENTION:
         return RetentionParams(

@@ -248,7 +248,14 @@ SAMPLE_REQUESTS: dict[str, dict[str, Sample]] = {
     "analytics-active": {"get": lambda w: _report(w)},
     "analytics-acquisition": {"get": lambda w: _report(w)},
     "analytics-settle": {
-        "get": lambda w: _report(w, miniprogram=w.mini.appid, service_account=w.service.appid)
+        # Its apps are `miniprogram` and `service_account` (an `app` is a 400 there).
+        "get": lambda w: {
+            key: value
+            for key, value in _report(
+                w, miniprogram=w.mini.appid, service_account=w.service.appid
+            ).items()
+            if key != "app"
+        }
     },
     "analytics-retention-save-as-tag": {
         "post": lambda w: _report(w, cohort=_cohort(), offset=0, tag="matrix-cell")

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -34,7 +35,7 @@ from analytics.admin.plotly_js import VERSION, plotly_js
 from analytics.exports import csv_text, filename
 from analytics.models import Report
 from analytics.params import CELL_REPORTS, REPORTS, parse_cell
-from analytics.reports import run_report
+from analytics.reports import ReportTimeout, run_report, time_limit
 from analytics.services.cells import save_cell_as_tag
 from identity.admin.common import describe_error
 from identity.exceptions import DomainError, InvalidInput
@@ -45,6 +46,7 @@ from profiles.services.tag_sets import KEY_CHARS, NAME_CHARS
 logger = logging.getLogger(__name__)
 
 SAVE_PERMISSION = "analytics.save_report_cell"
+SAVE_FAILED = _("The cell could not be saved as a tag: nobody was tagged. Try again later.")
 
 
 @admin.register(Report)
@@ -126,17 +128,25 @@ class ReportAdmin(admin.ModelAdmin):
             if page.parsed is None:
                 raise InvalidInput({"report": [str(_("The report's parameters are invalid."))]})
             cell = parse_cell(report, _cell_fields(request.POST.get("cell", "")))
-            count = save_cell_as_tag(
-                report=report,
-                params=page.parsed,
-                cell=cell,
-                key=key,
-                name=request.POST.get("name", "").strip() or None,
-                actor=Actor.admin(request.user),
-                source=TagSource.ADMIN,
-            )
+            with time_limit():  # as the API's: the cell is the report's statement
+                count = save_cell_as_tag(
+                    report=report,
+                    params=page.parsed,
+                    cell=cell,
+                    key=key,
+                    name=request.POST.get("name", "").strip() or None,
+                    actor=Actor.admin(request.user),
+                    source=TagSource.ADMIN,
+                )
+        except ReportTimeout as exc:
+            self.message_user(request, failure_message(exc), level=messages.ERROR)
+            return back
         except DomainError as exc:
             self.message_user(request, describe_error(exc), level=messages.ERROR)
+            return back
+        except DatabaseError as exc:  # rolled back; its text may quote values: the class only
+            logger.error("Saving a %s cell as a tag failed: %s", report, type(exc).__name__)
+            self.message_user(request, SAVE_FAILED, level=messages.ERROR)
             return back
         logger.info("A %s cell saved as a tag by admin user %s", report, request.user.pk)
         self.message_user(request, _tagged_message(key, count), level=messages.SUCCESS)

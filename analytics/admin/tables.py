@@ -10,8 +10,16 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.charts.cohorts import state_names
 from analytics.charts.common import cell_data, percent
-from analytics.exports import report_rows
-from analytics.params import ACQUISITION, FUNNEL, LIFECYCLE, LIFECYCLE_STATES, RETENTION
+from analytics.exports import KEY_PREFIXES, report_rows
+from analytics.params import (
+    ACQUISITION,
+    BY_APP,
+    BY_FIRST_CHANNEL,
+    FUNNEL,
+    LIFECYCLE,
+    LIFECYCLE_STATES,
+    RETENTION,
+)
 
 RATES = {"conversion", "from_previous", "stickiness", "settle_rate", "cohort_rate"}
 HEADERS = {
@@ -30,7 +38,6 @@ HEADERS = {
     "mau": _("MAU"),
     "stickiness": _("stickiness"),
     "total": _("new persons"),
-    "(none)": _("(none)"),
     "visitors_total": _("visitors so far"),
     "followers_among_visitors": _("followers among them"),
     "settle_rate": _("settle rate"),
@@ -94,9 +101,23 @@ def _heading(column: str, report: str, names: dict[str, str]) -> str:
         return "+" + column.removeprefix("period_")
     if report == LIFECYCLE and column in LIFECYCLE_STATES:
         return state_names()[column]
-    if report == ACQUISITION and column in names:
-        return names[column]
+    if report == ACQUISITION and column not in HEADERS:
+        return _key_heading(column, names)
     return str(HEADERS.get(column, column))
+
+
+def _key_heading(column: str, names: dict[str, str]) -> str:
+    """An acquisition key's column, prefixed as in the CSV, so that no channel or app name
+    can pass for a fixed column ("period", "new persons") or for the empty key."""
+    if column.startswith(KEY_PREFIXES[BY_APP]):
+        key = column.removeprefix(KEY_PREFIXES[BY_APP])
+        if not key:
+            return gettext("(no app)")
+        return gettext("app: %(name)s") % {"name": names.get(key, key)}
+    key = column.removeprefix(KEY_PREFIXES[BY_FIRST_CHANNEL])
+    if not key:
+        return gettext("(no channel)")
+    return gettext("channel: %(name)s") % {"name": key}
 
 
 def _retention_cells(table: Table, answer: dict) -> None:

@@ -118,6 +118,7 @@ class SaveAsTagView(ApiView):
                 name=target.get("name"),
                 actor=self.actor(),
                 source=TagSource.API,
+                allowed_app_ids=self.key.allowed_app_ids,
             )
         return Response({"tag": target["tag"], "tagged": tagged})
 

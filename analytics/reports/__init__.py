@@ -48,11 +48,13 @@ class ReportTimeout(DomainError):
 
 
 @contextmanager
-def time_limit() -> Iterator[None]:
+def time_limit(timeout_ms: int | None = None) -> Iterator[None]:
     """Run the block in a transaction (a savepoint inside one) whose statements stop after
-    ANALYTICS_STATEMENT_TIMEOUT_MS (0: no limit); a stopped one raises ReportTimeout."""
+    `timeout_ms`, by default ANALYTICS_STATEMENT_TIMEOUT_MS (0: no limit); a stopped one
+    raises ReportTimeout."""
+    limit = settings.ANALYTICS_STATEMENT_TIMEOUT_MS if timeout_ms is None else timeout_ms
     try:
-        with bounded_statements(settings.ANALYTICS_STATEMENT_TIMEOUT_MS):
+        with bounded_statements(limit):
             yield
     except DatabaseError as exc:
         if isinstance(exc.__cause__, pg_errors.QueryCanceled):

@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import timedelta
 
 from analytics.params import ActiveParams
+from analytics.reports._rates import rate
 from analytics.reports._sql import activity, fetch
 
 WINDOWS = (1, 7, 30)  # the days of DAU, WAU and MAU
@@ -52,7 +53,7 @@ def compute(params: ActiveParams) -> dict:
                     "dau": dau,
                     "wau": wau,
                     "mau": mau,
-                    "stickiness": round(dau / mau, 4) if mau else None,
+                    "stickiness": rate(dau, mau),
                 }
             )
         day += timedelta(days=1)

@@ -10,14 +10,11 @@ even count.
 from django.db import connection
 
 from analytics.params import FunnelCell, FunnelParams
+from analytics.reports._rates import rate
 from analytics.reports.funnel_sql import MICROS, chosen_entries_sql
 from identity.exceptions import InvalidInput
 
 ANY = "any"
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 4)
 
 
 def _seconds(micros: float | None) -> int | float | None:
@@ -53,8 +50,8 @@ def compute(params: FunnelParams) -> dict:
             {
                 "type": ANY if event_type is None else event_type,
                 "count": counts[index],
-                "conversion": _rate(counts[index], counts[0]),
-                "from_previous": None if index == 0 else _rate(counts[index], counts[index - 1]),
+                "conversion": rate(counts[index], counts[0]),
+                "from_previous": None if index == 0 else rate(counts[index], counts[index - 1]),
                 "median_seconds": _seconds(medians[index]),
             }
         )

@@ -31,7 +31,7 @@ is built from the number of steps and our own SQL only (hence the `noqa: S608`);
 is a parameter.
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from analytics.params import FunnelParams
 from analytics.periods import local_midnight
@@ -110,7 +110,8 @@ def chosen_entries_sql(params: FunnelParams) -> tuple[str, list]:
     window = params.window_days * 86400 * MICROS
     types = sorted({s for s in steps[1:] if s is not None})
 
-    last = end + timedelta(days=params.window_days)
+    # In UTC: an aware local time plus days moves the wall clock, an hour off across DST.
+    last = end.astimezone(UTC) + timedelta(days=params.window_days)
     candidates, sql_params = _candidates(params, start, end, last)
     numbered = _numbered(candidates, types)
     entry, entry_params = _typed("c", steps[0])

@@ -3,21 +3,22 @@ account, at each period's end and within 7 days of their first visit.
 
 One statement (settle_sql.py) returns a few grouped rows; the per-period numbers are their
 running sums. The audience's segment restricts the visitors; its apps do not apply (the two
-apps are the report's own parameters, checked against a restricted key by params.py).
+apps are the report's own parameters, checked against a restricted key by params.py, which
+refuses `app`).
 
-Once old events are pruned, visitors and their first day still come from daily activity, which
-survives; the exact first visit falls back to that day's midnight, and the follow timeline
-keeps only the identities' recorded times for the pruned months.
+An identity's recorded follow times count only before the person's first subscribe /
+unsubscribe event in the service account (what a follower import saw before any event): the
+events say the rest. Once old events are pruned, visitors and their first day still come from
+daily activity, which survives; the exact first visit falls back to that day's midnight, and
+the follow timeline keeps only the recorded times for the pruned months (those earlier than
+the first event still held).
 """
 
 from django.db import connection
 
 from analytics.params import SettleParams
+from analytics.reports._rates import rate
 from analytics.reports.settle_sql import settle_sql
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 4)
 
 
 def compute(params: SettleParams) -> dict:
@@ -45,10 +46,10 @@ def compute(params: SettleParams) -> dict:
                 "start": start.isoformat(),
                 "visitors_total": totals["visitors"][index],
                 "followers_among_visitors": totals["followers"][index],
-                "settle_rate": _rate(totals["followers"][index], totals["visitors"][index]),
+                "settle_rate": rate(totals["followers"][index], totals["visitors"][index]),
                 "new_visitors": totals["new"][index],
                 "followed_within_7_days": totals["settled"][index],
-                "cohort_rate": _rate(totals["settled"][index], totals["new"][index]),
+                "cohort_rate": rate(totals["settled"][index], totals["new"][index]),
             }
             for index, start in enumerate(params.range.starts)
         ]

@@ -9,20 +9,29 @@
   pruned, the day's midnight stands in.
 - `items`: the visitors' follow timeline in the service account: its subscribe / unsubscribe
   events (by `event_type_time`, over all time: the state at a period's end may come from any
-  time before) and each identity's recorded follow and unfollow times. Order: time, then an
-  event above a recorded time, then the higher id; of an identity's two recorded times at one
-  instant, the one its current state agrees with comes last (it happened last).
+  time before) and each identity's recorded follow and unfollow times (followed_at as a
+  subscribe, unfollowed_at as an unsubscribe).
 - `spans`: the times a person follows, [a subscribe item, the next item): following at T is
-  "the latest item at or before T is a subscribe", i.e. T in such a span.
+  "the latest item at or before T is a subscribe", i.e. T in such a span. A recorded time
+  stands for what a follower import saw before any event, so it is kept only when it is
+  earlier than the person's first subscribe / unsubscribe event there (or there is none): the
+  identity service moves it on later events too (a `qr_scan` after an unsubscribe marks the
+  identity followed at the scan's time), and those events already say what happened. Both
+  kinds of item are read up to the same bound, so for a recorded time that is read, the
+  earliest event read is the person's first. A kept recorded time is before every event, so
+  the two never share an instant. Order: time, then the higher id among events; of an
+  identity's two recorded times at one instant, the one its current state agrees with comes
+  last (it happened last).
 
 The answer's periods are numbered by `width_bucket` over the period ends (the number of ends at
 or before a time): a visitor counts from the period of `fm` on, a span for the periods whose
 end instant E has max(span start, fm) < E <= span end ("the instant before E" is in it), and
 the statement returns those as (from, to) counts that Python adds up, a few rows per period.
-A new visitor followed within 7 days when a non-empty span meets [first visit, + 168 h].
+A new visitor followed within 7 days when a non-empty span meets [first visit, + 168 h], both
+ends included. Bounds are instants: hours are added in UTC (in SQL, an interval of hours is).
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
@@ -37,7 +46,8 @@ def _statement(params: SettleParams, ends: list[datetime]) -> list[tuple[str, li
     starts, period = params.range.starts, params.range.period
     mini, service = params.miniprogram.pk, params.service_account.pk
     first, last = local_midnight(starts[0]), ends[-1]
-    bound = last + timedelta(hours=WEEK_HOURS)
+    # In UTC: an aware local time plus hours moves the wall clock, an hour off across DST.
+    bound = last.astimezone(UTC) + timedelta(hours=WEEK_HOURS)
     persons, persons_params = params.audience.persons_sql("a.person_id")
     zone, periods = settings.ANALYTICS_TIME_ZONE, len(ends)
     return [
@@ -82,11 +92,16 @@ items AS (
 ),
 spans AS MATERIALIZED (
     SELECT s.person_id, s.at, s.next_at FROM (
-        SELECT it.person_id, it.at, it.sub,
-               lead(it.at) OVER (PARTITION BY it.person_id ORDER BY it.at, it.kind, it.tie)
-                   AS next_at
-        FROM items AS it
-        WHERE it.person_id IN (SELECT person_id FROM firsts)
+        SELECT k.person_id, k.at, k.sub,
+               lead(k.at) OVER (PARTITION BY k.person_id ORDER BY k.at, k.kind, k.tie) AS next_at
+        FROM (
+            SELECT it.*,
+                   min(it.at) FILTER (WHERE it.kind = 1) OVER (PARTITION BY it.person_id)
+                       AS first_event
+            FROM items AS it
+            WHERE it.person_id IN (SELECT person_id FROM firsts)
+        ) AS k
+        WHERE k.kind = 1 OR k.first_event IS NULL OR k.at < k.first_event
     ) AS s
     WHERE s.sub AND (s.next_at IS NULL OR s.next_at > s.at)
 )

@@ -83,6 +83,11 @@ def tag_persons_of_query(
                 params,
             )
             named = [row[0] for row in cursor.fetchall()]
+            # Not identity.services.locking: share_lock_live_persons raises StaleRead at the
+            # first merged or erased person, where a set keeps the live ones and skips the
+            # rest; key_share_lock_persons (FOR KEY SHARE) returns nothing to filter by and
+            # lets a plain UPDATE of the person through. Re-checked once the lock is granted,
+            # the WHERE drops whoever the merge or erasure that held it made a tombstone.
             cursor.execute(
                 "SELECT id FROM identity_person WHERE id = ANY(%s) AND merged_into_id IS NULL "
                 "AND erased_at IS NULL ORDER BY id FOR SHARE",

@@ -97,12 +97,18 @@ def build_history(
     days: int = 100,
     merges: int = 6,
     linked: bool = False,
+    scans: bool = False,
 ) -> History:
     """Create the apps, the persons' events, merges and undos, an erasure, imported followers.
 
     `linked`: a person with openids in several apps is one person from the start (what a shared
     unionid does), so that mini-program visitors also follow the service account; without it
-    each openid starts a person of its own, which only merges join."""
+    each openid starts a person of its own, which only merges join. `scans`: the service
+    account's events include QR scans, which identity takes as following (it moves the
+    recorded follow time) and the settle rate does not."""
+    follow_types = ("subscribe", "unsubscribe", "subscribe", "view")
+    if scans:
+        follow_types += ("qr_scan",)
     now = timezone.now()
     apps = {
         "mini": MiniProgramFactory(appid=MINI),
@@ -128,7 +134,7 @@ def build_history(
                 if kind == "svc" and person % 3 == 0:
                     type_ = "view"  # a visitor of the service account who never followed
                 elif kind == "svc":
-                    type_ = rng.choice(("subscribe", "unsubscribe", "subscribe", "view"))
+                    type_ = rng.choice(follow_types)
                 else:
                     type_ = rng.choice(TYPES)
                 number += 1

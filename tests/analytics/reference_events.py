@@ -231,18 +231,31 @@ def funnel_answer(paths: dict, *, steps, window_days) -> dict:
 def follow_timelines(events, records, service_account: App) -> dict[int, list[tuple]]:
     """Each person's follow items in the service account, in order: (time, rank, sub).
 
-    Subscribe / unsubscribe events rank above a recorded time at the same instant, a higher id
-    above a lower one; of an identity's two recorded times at one instant, the one its current
-    state agrees with is the later."""
-    items = defaultdict(list)
+    The items are the person's subscribe / unsubscribe events there and, standing for what an
+    import saw before any event, the recorded times of the person's identities: followed_at as
+    a subscribe and unfollowed_at as an unsubscribe, each only when it is earlier than the
+    person's first subscribe / unsubscribe event there, or when the person has none. Events
+    rank above a recorded time at the same instant, a higher id above a lower one; of an
+    identity's two recorded times at one instant, the one its current state agrees with is the
+    later."""
+    follow_events = defaultdict(list)
     for e in events:
         if e.app_id == service_account.pk and e.type in (SUBSCRIBE, UNSUBSCRIBE):
-            items[e.person_id].append((e.occurred_at, (1, e.id), e.type == SUBSCRIBE))
+            follow_events[e.person_id].append(e)
+    items = defaultdict(list)
+    for person, own in follow_events.items():
+        items[person] = [(e.occurred_at, (1, e.id), e.type == SUBSCRIBE) for e in own]
     for person, followed_at, unfollowed_at, followed in records:
-        if followed_at is not None:
-            items[person].append((followed_at, (0, int(followed is True)), True))
-        if unfollowed_at is not None:
-            items[person].append((unfollowed_at, (0, int(followed is not True)), False))
+        first_event = min((e.occurred_at for e in follow_events.get(person, ())), default=None)
+        recorded = (
+            (followed_at, (0, int(followed is True)), True),
+            (unfollowed_at, (0, int(followed is not True)), False),
+        )
+        for at, rank, sub in recorded:
+            if at is None:
+                continue
+            if first_event is None or at < first_event:  # seen before any event
+                items[person].append((at, rank, sub))
     return {person: sorted(own) for person, own in items.items()}
 
 

@@ -9,13 +9,15 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import DatabaseError
+from django.test import Client
 from django.urls import reverse
 
 from analytics.admin.tables import build_table
 from analytics.params import REPORTS
 from analytics.periods import local_date, period_start
 from identity.services.resolve import resolve_identity
-from profiles.models import TagAssignment
+from profiles.models import Tag, TagAssignment
 from profiles.services.ingest import ingest_events
 from tests.clock import ago
 from tests.factories import TagFactory
@@ -310,6 +312,66 @@ def test_a_refused_save_is_an_error_message_and_tags_nobody(admin_client, shop, 
     assert len(shown_messages(response)) == 1
     assert response.context["messages"]._loaded_messages[0].level_tag == "error"
     assert not TagAssignment.objects.filter(tag__key__in=["fine-key", "rule-tag"]).exists()
+
+
+@pytest.mark.pg_timers
+def test_a_save_stopped_by_the_time_limit_is_an_error_message(
+    admin_client, settings, activity_locked
+):
+    settings.ANALYTICS_STATEMENT_TIMEOUT_MS = 50
+    url = f"{save_url('retention')}?from=2026-01-05&to=2026-01-18&period=week"
+    cell = json.dumps({"cohort": "2026-01-05", "offset": "1"})
+
+    response = admin_client.post(
+        url, {"cell": cell, "tag": "slow"}, follow=True, headers={"accept-language": "en"}
+    )
+
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        "The report took too long and was stopped: choose a shorter range or try again."
+    ]
+    assert response.context["messages"]._loaded_messages[0].level_tag == "error"
+    assert not Tag.objects.filter(key="slow").exists()  # the new tag went with the rest
+
+
+def test_a_database_error_while_saving_is_an_error_message_naming_no_value(
+    admin_client, shop, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise DatabaseError('value "oAlice" is not allowed')
+
+    monkeypatch.setattr("analytics.admin.reports.save_cell_as_tag", broken)
+    cell = json.dumps({"cohort": shop.week, "offset": "0"})
+
+    response = admin_client.post(
+        save_url("retention"), {"cell": cell, "tag": "cohort"}, follow=True,
+        headers={"accept-language": "en"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        "The cell could not be saved as a tag: nobody was tagged. Try again later."
+    ]
+    assert "DatabaseError" in caplog.text
+    assert "oAlice" not in caplog.text
+
+
+def test_a_save_without_the_csrf_token_is_refused(shop):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_superuser("boss", password="pw-boss-1"))
+    cell = json.dumps({"cohort": shop.week, "offset": "0"})
+
+    refused = client.post(save_url("retention"), {"cell": cell, "tag": "forged"})
+    client.get(page("retention"))  # sets the CSRF cookie, as the page does for its form
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(
+        save_url("retention"), {"cell": cell, "tag": "mine", "csrfmiddlewaretoken": token}
+    )
+
+    assert refused.status_code == 403
+    assert not Tag.objects.filter(key="forged").exists()
+    assert accepted.status_code == 302
+    assert TagAssignment.objects.filter(tag__key="mine").count() == 3
 
 
 def test_saving_needs_a_post(admin_client, shop):

@@ -10,18 +10,19 @@ The history (built relative to now, in whole local weeks W0, W1, W2 before this 
 - dave (H5 pages only): registers W0 Mon 12:00 (channel qr_store), logs in W1 Mon 12:00.
 """
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from analytics.periods import WEEK, local_date, local_midnight, period_start
 from config.api.scopes import ANALYTICS_READ, TAGS_WRITE
-from identity.models import App, Person
+from identity.models import App, AuditEntry, Person
 from profiles.models import Tag, TagAssignment, TagKind
 from profiles.services.ingest import ingest_events
 from profiles.services.tags import assign_tags
@@ -464,6 +465,68 @@ def test_a_restricted_key_tags_only_its_apps_cells(make_client, history):
     assert _holders("mine") == {history.alice.pk, history.bob.pk}
 
 
+def test_a_restricted_key_tags_only_persons_with_an_identity_in_its_apps(make_client, history):
+    # An unrestricted key names dave (H5 pages only) in a mini-program event: no identity there.
+    event = _event(99, history.mini, "", "register", history.w0 + timedelta(days=1), 12)
+    del event["openid"]
+    event["person_id"] = history.dave.public_id
+    assert ingest_events(events=[event], actor=SYSTEM).accepted == 1
+    client = make_client(scopes=[ANALYTICS_READ, TAGS_WRITE], apps=[history.mini.appid])
+    body = {**history.weeks, "cohort": history.day(0), "offset": 0}
+
+    counted = _ok(_get(client, "retention", **history.weeks))["cohorts"][0]["size"]
+    mine = _save(client, "retention", {**body, "tag": "mine"})
+    everyone = _save(make_client(), "retention", {**body, "app": history.mini.appid, "tag": "all"})
+
+    assert counted == 3  # the report confines events by app: dave's counts
+    assert _ok(mine) == {"tag": "mine", "tagged": 2}  # the key does not see dave
+    assert _holders("mine") == {history.alice.pk, history.bob.pk}
+    assert _ok(everyone)["tagged"] == 3
+    audit = AuditEntry.objects.get(action="tag.assign_set", target="mine").after
+    assert (audit["visible_app_ids"], audit["persons"]) == ([history.mini.pk], 2)
+
+
+def test_the_audit_entry_holds_the_reports_parameters(api, history):
+    SegmentFactory(key="vips", condition={"tag": "vip"})
+    assign_tags(person=history.alice, keys=["vip"], actor=SYSTEM)
+    retention = {**history.weeks, "cohort": history.day(0), "offset": 1, "tag": "w0-vip",
+                 "app": history.mini.appid, "segment": "vips", "return_event": "view",
+                 "cumulative": True, "mode": "recurring"}  # fmt: skip
+    funnel = {**history.weeks, "steps": "register,any,pay", "window_days": 30, "step": 2,
+              "dropped": True, "tag": "no-pay"}  # fmt: skip
+
+    _ok(_save(api, "retention", retention))
+    _ok(_save(api, "funnel", funnel))
+
+    audits = {a.target: a.after for a in AuditEntry.objects.filter(action="tag.assign_set")}
+    assert audits["w0-vip"] == {
+        "report": "retention",
+        "params": {
+            "from": history.day(0),
+            "to": history.day(2, 6),
+            "period": "week",
+            "app_ids": [history.mini.pk],
+            "segment": "vips",
+            "start_event": "register",
+            "return_event": "view",
+            "mode": "recurring",
+            "cumulative": True,
+        },
+        "cell": {"cohort": history.day(0), "offset": "1"},
+        "visible_app_ids": None,
+        "persons": 1,
+        "tagged": 1,
+    }
+    params = audits["no-pay"]["params"]
+    assert (params["steps"], params["window_days"], params["app_ids"]) == (
+        ["register", "any", "pay"],
+        30,
+        None,
+    )
+    assert params["segment"] is None
+    assert audits["no-pay"]["cell"] == {"step": "2", "dropped": "True"}
+
+
 # -- CSV ---------------------------------------------------------------------------------------
 
 
@@ -474,7 +537,8 @@ def test_a_restricted_key_tags_only_its_apps_cells(make_client, history):
         ("funnel", {"steps": "register,login"}, "step,type,count"),
         ("lifecycle", {}, "start,new,returning,resurrecting,dormant"),
         ("active", {}, "date,dau,wau,mau,stickiness"),
-        ("acquisition", {"period": "week"}, "start,total,(none),qr_store,share_card"),
+        ("acquisition", {"period": "week"},
+         "start,total,channel:,channel:qr_store,channel:share_card"),
         ("settle", {"miniprogram": "wx1111111111111111", "service_account": "wx2222222222222222"},
          "start,visitors_total"),
     ],
@@ -491,6 +555,35 @@ def test_csv_answers(api, history, report, extra, header):
     assert len(text.strip().splitlines()) > 1
 
 
+def test_acquisition_csv_columns_are_prefixed_and_a_formula_channel_is_inert(api, history):
+    channels = ['=HYPERLINK("http://x","y")', "total", "start", "(none)"]
+    events = [
+        {**_event(100 + n, history.h5, f"oNew{n}", "register", history.w0, 9), "channel": c}
+        for n, c in enumerate(channels)
+    ]
+    assert ingest_events(events=events, actor=SYSTEM).accepted == len(events)
+
+    by_channel = _get(api, "acquisition", **history.weeks, period="week", format="csv")
+    by_app = _get(api, "acquisition", **history.weeks, period="week", by="app", format="csv")
+
+    header, first, *_ = csv.reader(io.StringIO(by_channel.content.decode("utf-8-sig")))
+    assert header == [
+        "start",
+        "total",
+        "channel:",  # bob's: none
+        "channel:(none)",
+        'channel:=HYPERLINK("http://x","y")',
+        "channel:qr_store",
+        "channel:share_card",
+        "channel:start",
+        "channel:total",
+    ]
+    assert first == [history.day(0), "7", "1", "1", "1", "2", "0", "1", "1"]
+    assert not [cell for cell in header + first if cell.startswith(("=", "+", "-", "@"))]
+    app_header = next(csv.reader(io.StringIO(by_app.content.decode("utf-8-sig"))))
+    assert app_header == ["start", "total", f"app:{history.mini.appid}", f"app:{history.h5.appid}"]
+
+
 def test_a_bad_csv_request_answers_its_error_in_json(api, history):
     response = _get(api, "retention", **history.weeks, period="year", format="csv")
 
@@ -499,27 +592,6 @@ def test_a_bad_csv_request_answers_its_error_in_json(api, history):
 
 
 # -- cost: a statement time limit and few queries ----------------------------------------------
-
-
-@pytest.fixture
-def activity_locked():
-    """Hold an exclusive lock on the daily activity from a second connection, so that a report
-    waits for it until its statement timeout stops it (tests/profiles/test_conditions_hostile)."""
-    params = connection.settings_dict
-    side = psycopg.connect(
-        dbname=params["NAME"],
-        user=params["USER"],
-        password=params["PASSWORD"] or None,
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-    )
-    try:
-        side.execute("SET lock_timeout = '5s'")
-        side.execute("LOCK TABLE profiles_dailyactivity IN ACCESS EXCLUSIVE MODE")
-        yield
-    finally:
-        side.rollback()
-        side.close()
 
 
 @pytest.mark.pg_timers

@@ -221,6 +221,38 @@ def test_a_failing_widget_leaves_the_others_and_the_app_list(admin_client, world
     assert "app-identity" in html
 
 
+@pytest.mark.pg_timers
+def test_a_widget_over_its_time_limit_is_left_out_and_not_cached(
+    admin_client, miniprogram, service_account, settings, activity_locked, caplog
+):
+    settings.ANALYTICS_DASHBOARD_TIMEOUT_MS = 50
+    settings.ANALYTICS_STATEMENT_TIMEOUT_MS = 0  # the reports' own limit: none
+    with connection.cursor() as cursor:  # were the dashboard's limit not used: fail, not hang
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+    today = local_date(timezone.now())
+
+    response = admin_client.get(INDEX, headers={"accept-language": "en"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    for name in ("lifecycle", "settle"):  # each waits for the daily activity
+        assert f"Dashboard widget {name} stopped by its time limit" in caplog.text
+        assert cache.get(f"analytics:dashboard:{name}:{today}") is None
+    assert 'id="dashboard-lifecycle"' not in html
+    assert 'id="dashboard-settle"' not in html
+    for name in ("persons", "new-persons"):  # the stats and the openids are not locked
+        assert f'id="dashboard-{name}"' in html
+    assert cache.get(f"analytics:dashboard:persons:{today}") is not None
+
+
+def test_the_settle_widget_shares_its_time_between_its_pairs(world, settings, monkeypatch):
+    settings.ANALYTICS_DASHBOARD_TIMEOUT_MS = 1000
+    monkeypatch.setattr(dashboard, "_deadline", lambda: dashboard.time.monotonic() - 1)
+
+    assert dashboard.widget("settle", world.today) is None  # spent before its first report
+    assert dashboard.widget("lifecycle", world.today)["new"] == 2
+
+
 def test_a_failing_dashboard_leaves_the_index(admin_client, world, monkeypatch):
     def broken(today):
         raise RuntimeError("boom")

@@ -2,7 +2,8 @@
 windows, apps, segment), its cells, and hand-built cases for each rule of analytics.md."""
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -321,3 +322,17 @@ def test_dropped_persons_saved_as_a_tag(apps, noon):
     assert tagged == 1
     holders = TagAssignment.objects.filter(tag__key="dropped").values_list("person_id", flat=True)
     assert set(holders) == {ref.person_of(mini, "o1").pk}
+
+
+def test_the_window_is_window_days_x_86400_seconds_across_a_change_of_clocks(apps, settings):
+    """Europe/Berlin springs forward on 2026-03-29: the 14 wall-clock days after the end of
+    2026-03-20 are an hour short of 14 x 86400 seconds. Fixed dates, all in the past on any
+    day the suite runs."""
+    settings.ANALYTICS_TIME_ZONE = "Europe/Berlin"
+    mini, _ = apps
+    register = datetime(2026, 3, 20, 23, 59, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    login = register + timedelta(days=14, seconds=-60)  # 2026-04-04 00:58 in Berlin
+    ref.ingest((mini, "o1", "register", register), (mini, "o1", "login", login))
+    answer = run(date(2026, 3, 20), date(2026, 3, 20), "register,login", window=14)
+    assert counts(answer) == [1, 1]
+    assert medians(answer) == [None, 14 * 86400 - 60]

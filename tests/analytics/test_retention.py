@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from analytics.params import RETENTION, RetentionCell, parse_params
+from analytics.periods import periods_between
 from analytics.reports import retention
 from analytics.reports._sql import fetch
 from analytics.services.cells import save_cell_as_tag
@@ -137,28 +138,31 @@ def test_a_cell_saved_as_a_tag_tags_its_members(world):
 
 
 @pytest.mark.parametrize(
-    ("period", "first", "to"),
+    ("period", "first", "to", "limit"),
     [
-        ("day", date(2025, 12, 27), date(2026, 1, 30)),  # 400 days
-        ("week", date(2025, 11, 3), date(2026, 12, 27)),  # 60 weeks, Monday to Sunday
-        ("month", date(2025, 1, 1), date(2026, 12, 31)),  # 24 months
+        ("day", date(2025, 12, 27), date(2026, 1, 30), 400),
+        ("week", date(2025, 11, 3), date(2026, 12, 27), 60),  # Monday to Sunday
+        ("month", date(2025, 1, 1), date(2026, 12, 31), 24),
     ],
 )
-def test_the_range_limits(period, first, to):
-    first = first if period != "day" else to - timedelta(days=399)
+def test_the_range_limits(period, first, to, limit):
+    first = first if period != "day" else to - timedelta(days=limit - 1)
     within = {"period": period, "to": to.isoformat()}
-    assert (
-        len(parse_params(RETENTION, {**within, "from": first.isoformat()}).range.starts)
-        == {
-            "day": 400,
-            "week": 60,
-            "month": 24,
-        }[period]
-    )
-    for beyond in (first - timedelta(days=1), to + timedelta(days=1)):
-        with pytest.raises(InvalidInput) as refused:
-            parse_params(RETENTION, {**within, "from": beyond.isoformat()})
-        assert "from" in refused.value.details
+    assert len(parse_params(RETENTION, {**within, "from": first.isoformat()}).range.starts) == limit
+
+    beyond = first - timedelta(days=1)  # one period more: 401 days, 61 weeks, 25 months
+    assert len(periods_between(beyond, to, period)) == limit + 1
+    with pytest.raises(InvalidInput) as refused:
+        parse_params(RETENTION, {**within, "from": beyond.isoformat()})
+    assert refused.value.status == 400
+    assert refused.value.details == {"from": [f"At most {limit} {period}s per request."]}
+
+
+def test_from_after_to_is_refused():
+    with pytest.raises(InvalidInput) as refused:
+        parse_params(RETENTION, {"from": "2026-01-12", "to": "2026-01-11"})
+    assert refused.value.status == 400
+    assert refused.value.details == {"from": ["Must be on or before `to`."]}
 
 
 def test_a_merge_moves_the_history_onto_the_survivor_and_an_undo_gives_it_back(

@@ -1,14 +1,15 @@
 """The settle rate against a brute force over a randomised history (day, week, month, with and
 without a segment), and hand-built cases for the follow timeline and the 7-day window."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
 from analytics.params import SETTLE, parse_params
 from analytics.reports import settle
-from identity.exceptions import AppForbidden
+from identity.exceptions import AppForbidden, InvalidInput
 from identity.models import Identity, MergeRecord
 from identity.services.follow import FollowObservation, record_follow_changes
 from identity.services.merge import merge_persons
@@ -19,7 +20,7 @@ from tests.factories import SYSTEM, MiniProgramFactory, PersonFactory, ServiceAc
 
 pytestmark = pytest.mark.django_db
 
-world = ref.events_world(seed=34, persons=90, linked=True)
+world = ref.events_world(seed=35, persons=90, linked=True, scans=True)
 
 RANGES = {"day": (40, 0), "week": (95, 0), "month": (100, 0)}  # days before today
 
@@ -220,3 +221,77 @@ def test_a_merge_brings_a_follow_to_the_visitor_and_an_undo_takes_it_back(apps, 
     assert column(periods, "visitors_total") == [1]
     assert column(periods, "followers_among_visitors") == [0]
     assert column(periods, "followed_within_7_days") == [0]
+
+
+def test_recorded_follow_times_count_only_before_the_first_follow_event(apps, day):
+    """The identity service moves followed_at on a `qr_scan` too: after an unsubscribe, the
+    recorded time must not make the person a follower again."""
+    mini, svc = apps
+    visitor_and_follower(apps, "o1", "s1")
+    at = ref.midnight(day) + timedelta(hours=12)
+    hour = timedelta(hours=1)
+    ref.ingest(
+        (mini, "o1", "view", at),
+        (svc, "s1", "subscribe", at + hour),
+        (svc, "s1", "unsubscribe", at + 2 * hour),
+        (svc, "s1", "qr_scan", at + 3 * hour),
+    )
+    identity = Identity.objects.get(app=svc, openid="s1")
+    assert (identity.followed, identity.followed_at) == (True, at + 3 * hour)  # the scan's
+    periods = run(apps, day, day)
+    assert column(periods, "followers_among_visitors") == [0]
+    assert column(periods, "followed_within_7_days") == [1]  # from 13:00 to 14:00
+
+
+def test_an_imported_follower_follows_until_an_unsubscribe_event(apps, day):
+    mini, svc = apps
+    visitor_and_follower(apps, "o1", "s1")
+    noon = ref.midnight(day) + timedelta(hours=12)
+    ref.ingest((mini, "o1", "view", noon))
+    identity = Identity.objects.get(app=svc, openid="s1")
+    imported = FollowObservation(
+        identity_pk=identity.pk, followed=True, at=noon + timedelta(days=1), snapshot=True
+    )
+    record_follow_changes(observations=[imported], actor=SYSTEM, source="import")
+    ref.ingest((svc, "s1", "unsubscribe", noon + timedelta(days=3)))
+    periods = run(apps, day, day + timedelta(days=4))
+    assert column(periods, "followers_among_visitors") == [0, 1, 1, 0, 0]
+    assert column(periods, "followed_within_7_days") == [1, 0, 0, 0, 0]
+
+
+def test_the_7_days_are_168_hours_across_a_change_of_clocks(apps, settings):
+    """Europe/Berlin springs forward on 2026-03-29: a wall-clock week after a first visit on
+    the 22nd is an hour short. Fixed dates, all in the past on any day the suite runs."""
+    settings.ANALYTICS_TIME_ZONE = "Europe/Berlin"
+    mini, svc = apps
+    first = datetime(2026, 3, 22, 23, 30, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    week = timedelta(hours=168)
+    for n in (1, 2):
+        visitor_and_follower(apps, f"o{n}", f"s{n}")
+        ref.ingest((mini, f"o{n}", "view", first))
+    ref.ingest(
+        (svc, "s1", "subscribe", first + week),  # 2026-03-30 00:30 in Berlin: counts
+        (svc, "s2", "subscribe", first + week + timedelta(seconds=1)),
+    )
+    periods = run(apps, date(2026, 3, 22), date(2026, 3, 22))
+    assert column(periods, "new_visitors") == [2]
+    assert column(periods, "followed_within_7_days") == [1]
+
+
+def test_app_is_refused_as_the_two_apps_are_the_reports_own(apps, api):
+    mini, svc = apps
+    query = {
+        "miniprogram": mini.appid,
+        "service_account": svc.appid,
+        "from": "2026-01-05",
+        "to": "2026-01-11",
+        "app": mini.appid,
+    }
+    message = "The settle rate takes its apps as miniprogram and service_account."
+    with pytest.raises(InvalidInput) as refused:
+        parse_params(SETTLE, query)
+    assert refused.value.details == {"app": [message]}
+
+    response = api.get("/api/v1/analytics/settle", query)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {"app": [message]}
