@@ -37,7 +37,7 @@ from analytics.models import Report
 from analytics.params import CELL_REPORTS, REPORTS, parse_cell
 from analytics.reports import ReportTimeout, run_report, time_limit
 from analytics.services.cells import save_cell_as_tag
-from identity.admin.common import describe_error
+from identity.admin.common import NoWrites, describe_error
 from identity.exceptions import DomainError, InvalidInput
 from identity.models import Actor
 from profiles.models import TagSource
@@ -50,17 +50,8 @@ SAVE_FAILED = _("The cell could not be saved as a tag: nobody was tagged. Try ag
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(NoWrites, admin.ModelAdmin):
     """The list of reports (the model's changelist) and the pages of each."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -24,6 +24,7 @@ from profiles.models import Segment, TagAssignment
 from profiles.services.ingest import ingest_events
 from profiles.services.tags import bulk_assign_tag
 from tests.analytics.history import History, StoredEvent, build_history, stored_events
+from tests.analytics.reference import start_of
 from tests.factories import SYSTEM, SegmentFactory, TagFactory
 
 SUBSCRIBE, UNSUBSCRIBE = "subscribe", "unsubscribe"
@@ -89,14 +90,6 @@ def period_starts(date_from: date, date_to: date, period: str) -> list[date]:
             starts.append(start)
         day += timedelta(days=1)
     return starts
-
-
-def start_of(day: date, period: str) -> date:
-    if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    return date(day.year, day.month, 1)
 
 
 def end_of(start: date, period: str) -> datetime:

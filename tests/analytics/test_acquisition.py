@@ -14,7 +14,7 @@ from identity.services.merge import merge_persons
 from identity.services.undo import undo_merge
 from profiles.services.prune import prune_events
 from tests.analytics import reference_events as ref
-from tests.analytics.history import MINI
+from tests.analytics.reference import audience_of as audience
 from tests.factories import SYSTEM, H5Factory, MiniProgramFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,16 +22,6 @@ pytestmark = pytest.mark.django_db
 world = ref.events_world(seed=55, persons=60, linked=True)
 
 RANGES = {"day": (45, 3), "week": (80, 0), "month": (100, 0)}  # days before today
-
-
-def audience(world, apps: str):
-    """(extra query parameters, the key's apps, the apps the brute force keeps)."""
-    pk = {kind: app.pk for kind, app in world.history.apps.items()}
-    if apps == "app":
-        return {"app": MINI}, None, {pk["mini"]}
-    if apps == "restricted":
-        return {}, {pk["mini"], pk["h5"]}, {pk["mini"], pk["h5"]}
-    return {}, None, None
 
 
 class TestAgainstTheBruteForce:

@@ -18,7 +18,7 @@ from identity.services.merge import merge_persons
 from identity.services.undo import undo_merge
 from profiles.models import Event, TagAssignment
 from tests.analytics import reference_events as ref
-from tests.analytics.history import MINI
+from tests.analytics.reference import audience_of as audience
 from tests.factories import SYSTEM, H5Factory, MiniProgramFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,16 +44,6 @@ def members(params, cell) -> set[int]:
         rows = [row[0] for row in cursor.fetchall()]
     assert len(rows) == len(set(rows))
     return set(rows)
-
-
-def audience(world, apps: str):
-    """(extra query parameters, the key's apps, the apps the brute force keeps)."""
-    pk = {kind: app.pk for kind, app in world.history.apps.items()}
-    if apps == "app":
-        return {"app": MINI}, None, {pk["mini"]}
-    if apps == "restricted":
-        return {}, {pk["mini"], pk["h5"]}, {pk["mini"], pk["h5"]}
-    return {}, None, None
 
 
 class TestAgainstTheBruteForce:
