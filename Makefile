@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKE_WECHAT_PORT ?= 8081
+# The WeChat API of `make run`: the fake server it starts, unless WECHAT_API_BASE is set.
+WECHAT_API_BASE := $(or $(WECHAT_API_BASE),http://127.0.0.1:$(FAKE_WECHAT_PORT))
 
 .PHONY: run test test-quick screenshots install lint format migrate stop-db clean
 
@@ -21,14 +23,16 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## Run the service on 127.0.0.1:8000 with demo data (embedded PostgreSQL without DATABASE_URL),
-## the background worker, and a fake WeChat server on 127.0.0.1:8081, so that the demo works
-## offline. Ctrl-C stops all three: the worker (which ignores the terminal's SIGINT, as
-## background processes do) gets one SIGTERM, finishes its running jobs and exits.
+## Run the service on $(HOST):$(PORT) with demo data (embedded PostgreSQL without DATABASE_URL),
+## the background worker, and a fake WeChat server on 127.0.0.1:$(FAKE_WECHAT_PORT), so that the
+## demo works offline. The demo's admin login and API key are kept across runs (ROTATE=1 makes
+## new ones); WECHAT_API_BASE goes to .local/run.env for manage.py in another shell. Ctrl-C
+## stops all three: the worker (which ignores the terminal's SIGINT, as background processes
+## do) gets one SIGTERM, finishes its running jobs and exits.
 run: install
 	$(PY) manage.py migrate --no-input
-	$(PY) -m demo
-	@export WECHAT_API_BASE=$${WECHAT_API_BASE:-http://127.0.0.1:$(FAKE_WECHAT_PORT)}; \
+	$(PY) -m demo --host '$(HOST)' --port '$(PORT)' --wechat-api-base '$(WECHAT_API_BASE)'$(if $(ROTATE), --rotate)
+	@export WECHAT_API_BASE='$(WECHAT_API_BASE)'; \
 	$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
 	$(PY) manage.py run_worker & worker=$$!; \
 	stop() { trap - EXIT INT TERM; kill $$fake 2>/dev/null; kill -TERM $$worker 2>/dev/null; \

@@ -69,6 +69,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ under gunicorn alone (no proxy needed), right after the security headers
+    # and before anything that reads sessions or the database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session middleware: it drops cookies holding NUL before they are looked up.
     "config.request_guard.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -193,6 +196,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` (part of the start-up) gathers and compresses the files into
+# STATIC_ROOT; WhiteNoise serves them with gzip/brotli variants. Without it, WhiteNoise finds
+# them in the apps (WHITENOISE_USE_FINDERS) so that a forgotten collectstatic costs speed, not
+# the admin's styling. Names are not hashed (no manifest): a deploy that forgot collectstatic
+# must not turn every admin page into a 500, so files are cached briefly, not forever.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_MAX_AGE = env_int("STATIC_MAX_AGE_SECONDS", 3600)
 
 # Security. Production (DEBUG off) is strict by default; each switch can be relaxed explicitly,
 # e.g. SECURE_SSL_REDIRECT=false behind a proxy that already redirects.

@@ -1,25 +1,25 @@
 """Load the demo: three apps, persons sharing unionids, some phones, a few weeks of events.
 
-Every run resets the demo admin's password and issues a fresh demo API key (revoking the last
-one), and prints both; the persons and events are loaded once, so that a rerun only refreshes
-the credentials. Writes go through the services, with their audit entries, like any other.
+The persons and events are loaded once; every run prints the admin login and the API key,
+kept across runs (demo/credentials.py), and the URLs of the service as `make run` serves it.
+No event lies after the moment of loading. Writes go through the services, with their audit
+entries, like any other.
 """
 
 import random
-import secrets
 import string
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
-from django.contrib.auth import get_user_model
-from django.core.management.color import color_style
 from django.db import transaction
 from django.utils import timezone
 
-from config.api.scopes import ALL_SCOPES
-from identity.models import Actor, ApiKey, App, AppKind, Identity
-from identity.services.api_keys import create_api_key, revoke_api_key
+from config import local_state
+from demo.credentials import DemoCredentials, demo_credentials
+from demo.summary import service_url, summary
+from identity.models import Actor, App, AppKind, Identity
 from identity.services.app_secrets import set_app_credentials
 from identity.services.apps import provision_app
 from identity.services.phone import bind_phone
@@ -33,16 +33,30 @@ DEMO_APPS = [
     ("wxd0000000000000a2", AppKind.SERVICE_ACCOUNT, "Demo service account"),
     ("wxd0000000000000a3", AppKind.H5, "Demo campaign pages"),
 ]
-DEMO_KEY_NAME = "demo (all scopes)"
 DEMO_CHANNELS = ("sa_article", "store_qr", "channels_video", "douyin", "share_card")
 MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "186", "188")
 ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 
 
 def load_demo(
-    *, persons: int = 300, seed: int = 7, admin_username: str = "admin", out: TextIO | None = None
-) -> None:
-    """Load the demo data (once), refresh the admin login and the API key, and print them."""
+    *,
+    persons: int = 300,
+    seed: int = 7,
+    admin_username: str = "admin",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    wechat_api_base: str | None = None,
+    rotate: bool = False,
+    credentials_file: Path | None = None,
+    run_env_file: Path | None = None,
+    out: TextIO | None = None,
+) -> DemoCredentials:
+    """Load the demo data (once) and print the admin login, the API key and the service's URLs.
+
+    `host` and `port` are where the service listens (make run's HOST and PORT). A given
+    `wechat_api_base` (make run's fake WeChat server) is written to `run_env_file`
+    (`.local/run.env`), where manage.py started from another shell finds it.
+    """
     out = out or sys.stdout
     actor = Actor.system("load_demo")
     apps = [
@@ -60,19 +74,24 @@ def load_demo(
         rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         _load_persons(apps, persons, rng, actor, out)
         _load_events(apps, rng, actor, out)
-    password = _reset_admin(admin_username)
-    raw_key = _fresh_key(actor)
+    credentials = demo_credentials(
+        username=admin_username, actor=actor, rotate=rotate, path=credentials_file
+    )
+    if wechat_api_base:
+        run_env_file = local_state.write_run_env(
+            {"WECHAT_API_BASE": wechat_api_base}, path=run_env_file
+        )
     _write(
         out,
-        color_style().SUCCESS("\nThe service is ready.\n")
-        + f"  Admin:    http://127.0.0.1:8000/admin/  login {admin_username} / {password}\n"
-        + f"  API key:  {raw_key}\n"
-        + "  API docs: http://127.0.0.1:8000/api/v1/docs/\n"
-        + "  WeChat:   a fake WeChat server runs on 127.0.0.1:8081 (see README, Demo)\n"
-        + f'  Try:      curl -H "Authorization: Bearer {raw_key}" '
-        + f'"http://127.0.0.1:8000/api/v1/persons/lookup?appid={apps[0].appid}'
-        + f'&openid={_sample_openid(apps[0])}"\n',
+        summary(
+            credentials,
+            base=service_url(host, port),
+            wechat_api_base=wechat_api_base,
+            run_env_file=run_env_file,
+            app=apps[0],
+        ),
     )
+    return credentials
 
 
 def _write(out: TextIO, text: str, ending: str = "\n") -> None:
@@ -112,12 +131,15 @@ def _load_events(apps: list[App], rng: random.Random, actor: Actor, out: TextIO)
         channel = rng.choice(DEMO_CHANNELS)
         funnel = ["register", "login", "view", "view", "pay", "share", "coupon_claim"]
         for step, event_type in enumerate(funnel[: rng.randrange(1, len(funnel) + 1)]):
+            at = start + timedelta(hours=step * rng.randrange(1, 48))
+            if at > now:
+                continue  # a recent newcomer has not got that far yet
             event = {
                 "event_id": f"demo-{identity.pk}-{step}",
                 "appid": identity.app.appid,
                 "openid": identity.openid,
                 "type": event_type,
-                "occurred_at": (start + timedelta(hours=step * rng.randrange(1, 48))).isoformat(),
+                "occurred_at": at.isoformat(),
                 "channel": channel if step == 0 else "",
             }
             if event_type == "pay":
@@ -169,27 +191,6 @@ def _return_visits(identity: Identity, start, now, rng: random.Random) -> list[d
                 )
             followed += timedelta(days=rng.randrange(3, 40))
     return events
-
-
-def _reset_admin(username: str) -> str:
-    password = secrets.token_urlsafe(12)
-    user, _ = get_user_model().objects.get_or_create(username=username)
-    user.is_staff = user.is_superuser = True
-    user.set_password(password)
-    user.save()
-    return password
-
-
-def _fresh_key(actor: Actor) -> str:
-    for key in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
-        revoke_api_key(key=key, actor=actor)
-    _, raw = create_api_key(name=DEMO_KEY_NAME, scopes=ALL_SCOPES, actor=actor)
-    return raw
-
-
-def _sample_openid(app: App) -> str:
-    identity = Identity.objects.filter(app=app).order_by("pk").first()
-    return identity.openid if identity else ""
 
 
 def _identifier(rng: random.Random) -> str:

@@ -59,8 +59,14 @@ class WeChatTransport:
             try:
                 response = self.http.request(method, path, params=params, json=json)
                 body = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                error: WeChatError = WeChatUnavailable(0, type(exc).__name__, endpoint=path)
+            # Not "busy" (errcode 0 is no WeChat answer): nothing or something else answered,
+            # which is what a wrong WECHAT_API_BASE looks like; the log line names the base.
+            except httpx.HTTPError as exc:
+                reason = f"unreachable ({type(exc).__name__})"
+                error: WeChatError = WeChatUnavailable(0, reason, endpoint=path)
+            except ValueError:
+                reason = f"answered no JSON (HTTP {response.status_code})"
+                error = WeChatUnavailable(0, reason, endpoint=path)
             else:
                 errcode = int(body.get("errcode") or 0) if isinstance(body, dict) else 0
                 if errcode == 0 and response.status_code == 200 and isinstance(body, dict):
@@ -71,7 +77,10 @@ class WeChatTransport:
             if not isinstance(error, WeChatUnavailable) or error.errcode == Errcode.RATE_LIMITED:
                 raise error
             if attempt < RETRIES:
-                logger.info("WeChat %s busy (errcode %s), retrying", path, error.errcode)
+                if error.errcode:
+                    logger.info("WeChat %s busy (errcode %s), retrying", path, error.errcode)
+                else:
+                    logger.info("WeChat %s at %s %s, retrying", path, self.base_url, error.errmsg)
                 time.sleep(BACKOFF_SECONDS * (attempt + 1))
         raise error
 
