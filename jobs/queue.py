@@ -12,7 +12,9 @@ from procrastinate import exceptions
 from procrastinate.tasks import Task
 
 
-def enqueue(task: Task, *, queueing_lock: str | None = None, **kwargs: Any) -> None:
+def enqueue(
+    task: Task, *, queueing_lock: str | None = None, lock: str | None = None, **kwargs: Any
+) -> None:
     """Defer `task(**kwargs)` in the current transaction.
 
     With a `queueing_lock`, a job of that lock already waiting makes this a no-op: requests that
@@ -20,7 +22,8 @@ def enqueue(task: Task, *, queueing_lock: str | None = None, **kwargs: Any) -> N
     commit, because the waiting job may have started before the commit and missed the change.
     The waiting job is looked up first (an index probe) so that the usual coalesced call costs
     no failed insert; the race between two callers is settled by procrastinate's unique index,
-    in a savepoint so that it does not abort the caller's transaction.
+    in a savepoint so that it does not abort the caller's transaction. A `lock` keeps jobs of
+    that lock from running at the same time (the next waits for the running one).
 
     With `JOBS_RUN_INLINE` (the test suite) the task runs at once, in this process and in the
     caller's transaction, instead of waiting for a worker: a test reads its effect on the next
@@ -30,19 +33,21 @@ def enqueue(task: Task, *, queueing_lock: str | None = None, **kwargs: Any) -> N
     if settings.JOBS_RUN_INLINE:
         task(**kwargs)
         return
-    _defer(task, queueing_lock, kwargs)
+    _defer(task, queueing_lock, lock, kwargs)
     if queueing_lock:
         # The waiting job may start (and find nothing) before this transaction commits: once
         # it has, make sure a job that starts after the commit is waiting. Without this, rows
         # of the change would wait for the next sweep; with it, a crash between the commit
         # and this line still leaves them the job deferred above.
-        transaction.on_commit(lambda: _defer(task, queueing_lock, kwargs))
+        transaction.on_commit(lambda: _defer(task, queueing_lock, lock, kwargs))
 
 
-def _defer(task: Task, queueing_lock: str | None, kwargs: dict) -> None:
+def _defer(task: Task, queueing_lock: str | None, lock: str | None, kwargs: dict) -> None:
     if queueing_lock and _waiting(queueing_lock):
         return
-    configured = task.configure(queueing_lock=queueing_lock) if queueing_lock else task
+    options = {"queueing_lock": queueing_lock, "lock": lock}
+    options = {name: value for name, value in options.items() if value}
+    configured = task.configure(**options) if options else task
     try:
         with transaction.atomic():
             configured.defer(**kwargs)

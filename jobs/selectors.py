@@ -12,6 +12,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Exists, Q
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from jobs import backlog
 from jobs.models import JobRun
@@ -131,6 +133,19 @@ def job_waiting(queueing_lock: str) -> bool:
             [queueing_lock],
         )
         return cursor.fetchone()[0]
+
+
+def job_in_progress(lock) -> Exists:
+    """Whether a job of this lock (a string or an expression) waits or runs, as an EXISTS.
+
+    For jobs enqueued with the same string as queueing lock and lock: each status is then an
+    index probe (procrastinate's partial unique indexes on todo's queueing lock, doing's lock),
+    so a list can annotate each of its rows with it.
+    """
+    jobs = ProcrastinateJob.objects.filter(
+        Q(status="todo", queueing_lock=lock) | Q(status="doing", lock=lock)
+    )
+    return Exists(jobs)
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:

@@ -80,10 +80,7 @@ def describe_entry(entry: AuditEntry) -> str:
             text += "; " + _("expires %(when)s") % {"when": _when(after["expires_at"])}
         return text
     if action == "tag.refresh":
-        return _("refreshed: %(added)s added, %(removed)s removed") % {
-            "added": after.get("added", 0),
-            "removed": after.get("removed", 0),
-        }
+        return _describe_refresh(after)
     if action == "tag.create":
         return _("created")
     if action == "tag.update":
@@ -92,6 +89,26 @@ def describe_entry(entry: AuditEntry) -> str:
     if action == "tag.delete":
         return _("deleted")
     return action
+
+
+def _describe_refresh(after: dict) -> str:
+    """A refresh of everyone, or of the few persons an ingest or a merge touched.
+
+    Only the first is the tag's "last refresh": the others say so, so that the history does not
+    list refreshes that the tag's last refresh does not show.
+    """
+    figures = {"added": after.get("added", 0), "removed": after.get("removed", 0)}
+    scope = str(after.get("scope", "all"))
+    if scope == "all":
+        return _("refreshed for everyone: %(added)s added, %(removed)s removed") % figures
+    words = scope.split()  # "12 persons"
+    count = int(words[0]) if words and words[0].isdigit() else 0
+    text = ngettext(
+        "updated for %(count)d person: %(added)s added, %(removed)s removed",
+        "updated for %(count)d persons: %(added)s added, %(removed)s removed",
+        count,
+    )
+    return text % {"count": count, **figures}
 
 
 def history_table(entries: list[AuditEntry]):

@@ -1,8 +1,12 @@
 """Tags: saved through `save_tag`, rule tags refreshed on demand, member counts per page."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, Q, TextField, Value
+from django.db.models.expressions import OuterRef
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -12,6 +16,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from identity.admin.common import DomainErrorsAsMessages
 from identity.models import Actor
+from jobs.selectors import job_in_progress
 from profiles import selectors
 from profiles.admin.deletion import DeleteThroughService
 from profiles.admin.forms import (
@@ -24,6 +29,7 @@ from profiles.models import Tag, TagAssignment, TagKind
 from profiles.services.definition_removal import delete_tag, tag_users
 from profiles.services.definitions import save_tag
 from profiles.services.rules import try_refresh_rule_tag
+from profiles.tasks.rules import LOCK_PREFIX
 
 
 class TagForm(forms.ModelForm):
@@ -52,7 +58,6 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         "group",
         "kind",
         "members",
-        "last_refreshed_at",
         "last_refresh",
         "refresh_failure",
     )
@@ -63,14 +68,19 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
     actions = ("refresh_now",)
 
     def get_queryset(self, request):
-        # Active members of every tag on the page, counted in the page's own query.
+        # Active members of every tag on the page, counted in the page's own query, and
+        # whether its refresh waits or runs (an index probe of the queue per tag).
         active = Q(assignments__expires_at__isnull=True) | Q(
             assignments__expires_at__gt=timezone.now()
         )
+        lock = Concat(Value(LOCK_PREFIX), Cast(OuterRef("pk"), TextField()))
         return (
             super()
             .get_queryset(request)
-            .annotate(active_members=Count("assignments", filter=active))
+            .annotate(
+                active_members=Count("assignments", filter=active),
+                refreshing=job_in_progress(lock),
+            )
         )
 
     def get_search_results(self, request, queryset, search_term):
@@ -89,7 +99,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             (gettext_lazy("Rule"), {"fields": [("condition", "reads_as")]}),
         ]
         if obj is not None:
-            members = ("members", "last_refreshed_at", "last_refresh", "last_refresh_failure")
+            members = ("members", "last_refresh", "last_refresh_failure")
             fieldsets.append((gettext_lazy("Members"), {"fields": members}))
             fieldsets.append((gettext_lazy("History"), {"fields": ("history",)}))
         return fieldsets
@@ -102,7 +112,6 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             "key",
             "reads_as",
             "members",
-            "last_refreshed_at",
             "last_refresh",
             "last_refresh_failure",
             "history",
@@ -117,11 +126,23 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         url = reverse("admin:identity_person_changelist") + "?" + urlencode({"tag": obj.key})
         return format_html('<a href="{}">{}</a>', url, obj.active_members)
 
-    @admin.display(description=gettext_lazy("last refresh"))
+    @admin.display(description=gettext_lazy("last refresh"), ordering="last_refreshed_at")
     def last_refresh(self, obj):
+        """The last refresh of everyone: when (local time), how long, what it changed; or that
+        one is queued or running (saving a rule tag queues one)."""
+        if getattr(obj, "refreshing", False):
+            return format_html('<span class="refreshing">{}</span>', _("refreshing…"))
         if obj.last_refreshed_at is None:
-            return None
-        return f"+{obj.last_refresh_added} / -{obj.last_refresh_removed}"
+            return _("not yet") if obj.is_rule else None
+        figures = {
+            "time": formats.localize(timezone.localtime(obj.last_refreshed_at)),
+            "added": obj.last_refresh_added,
+            "removed": obj.last_refresh_removed,
+        }
+        if obj.last_refresh_duration is None:  # refreshed before durations were recorded
+            return _("%(time)s: +%(added)d / -%(removed)d") % figures
+        figures["duration"] = duration_text(obj.last_refresh_duration)
+        return _("%(time)s in %(duration)s: +%(added)d / -%(removed)d") % figures
 
     @admin.display(description=gettext_lazy("refresh error"))
     def refresh_failure(self, obj):
@@ -207,3 +228,12 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
     @staticmethod
     def delete_service(obj, actor):
         delete_tag(tag=obj, actor=actor)
+
+
+def duration_text(duration: timedelta) -> str:
+    """Say a refresh's duration the way staff read it: "0.4 s", "2 min 5 s"."""
+    seconds = duration.total_seconds()
+    if seconds < 60:
+        return _("%(seconds)s s") % {"seconds": formats.number_format(seconds, 1)}
+    minutes, rest = divmod(round(seconds), 60)
+    return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}

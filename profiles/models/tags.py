@@ -56,6 +56,10 @@ class Tag(models.Model):
     last_refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
     last_refresh_added = models.PositiveIntegerField(default=0)
     last_refresh_removed = models.PositiveIntegerField(default=0)
+    # How long the last refresh of everyone took: staff read it to judge a slow condition.
+    last_refresh_duration = models.DurationField(
+        _("last refresh duration"), null=True, blank=True, editable=False
+    )
     # Why the last refresh failed (safe to show: no values, no personal data), cleared by the
     # next one that succeeds. Ingestion goes on when a refresh fails, so this is where it shows.
     last_refresh_error = models.TextField(_("last refresh error"), blank=True, default="")

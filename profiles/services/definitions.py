@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 from identity.exceptions import InvalidInput
 from identity.models import Actor
 from identity.services.audit import record_audit
+from jobs.queue import enqueue
 from profiles.conditions import ConditionInvalid, validate
 from profiles.models import Segment, Tag, TagAssignment, TagGroup, TagKind
 
@@ -25,7 +26,9 @@ def save_tag(*, tag: Tag, actor: Actor) -> Tag:
     """Create or update a tag definition (one audit entry).
 
     A rule tag needs a valid condition; a manual tag has none. Moving a tag into or out of an
-    exclusive group updates its assignments' group marker in the same transaction.
+    exclusive group updates its assignments' group marker in the same transaction. A rule tag
+    created, or whose condition changed, has its refresh queued in the same transaction: its
+    members follow the new condition without staff asking.
     """
     if tag.kind == TagKind.RULE:
         if tag.condition is None:
@@ -52,9 +55,11 @@ def save_tag(*, tag: Tag, actor: Actor) -> Tag:
 
 def _save_tag(tag: Tag, creating: bool, actor: Actor) -> Tag:
     before = None
+    needs_refresh = creating
     if not creating:
         stored = Tag.objects.get(pk=tag.pk)
         before = _tag_state(stored)
+        needs_refresh = stored.kind != tag.kind or stored.condition != tag.condition
         if stored.kind != tag.kind:
             # Holders of the old kind do not carry over: a new rule starts from its condition,
             # a new manual tag from staff's choices.
@@ -71,7 +76,25 @@ def _save_tag(tag: Tag, creating: bool, actor: Actor) -> Tag:
         before=before,
         after=_tag_state(tag),
     )
+    if needs_refresh and tag.kind == TagKind.RULE:
+        queue_refresh(tag=tag, actor=actor)
     return tag
+
+
+def queue_refresh(*, tag: Tag, actor: Actor) -> None:
+    """Enqueue a refresh of the rule tag for everyone, unless one already waits (it will read
+    the condition in force when it runs)."""
+    from profiles.tasks.rules import refresh_lock, refresh_rule_tag_job
+
+    lock = refresh_lock(tag.pk)
+    enqueue(
+        refresh_rule_tag_job,
+        queueing_lock=lock,
+        lock=lock,
+        tag_id=tag.pk,
+        actor_type=str(actor.type),
+        actor_label=actor.label,
+    )
 
 
 def save_tag_group(*, group: TagGroup, actor: Actor) -> TagGroup:

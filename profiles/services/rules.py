@@ -1,8 +1,10 @@
 """Rule tags: keep each rule tag's holders equal to its condition, set-wise in SQL."""
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import DatabaseError
 from django.db.models.expressions import RawSQL
@@ -36,7 +38,9 @@ def refresh_rule_tag(
     group slot of the newly matching, insert the newly matching. `person_ids` limits the
     refresh to those persons (after an event ingest). The statements run under the condition
     statement timeout; a failure raises (`try_refresh_rule_tag` records it instead), and
-    success clears a failure recorded before.
+    success clears a failure recorded before. A refresh of everyone, whoever asked (the save's
+    job, the schedule, staff), records its time, duration and counts on the tag: what the
+    admin shows as the last refresh.
     """
     if not tag.is_rule:
         raise ValueError(f"{tag.key} is not a rule tag")
@@ -51,6 +55,7 @@ def refresh_rule_tag(
     scope_sql = "" if scope is None else "AND a.person_id = ANY(%s)"
     scope_params = [] if scope is None else [scope]
 
+    started = time.monotonic()
     with bounded_statements() as cursor:
         cursor.execute(
             f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "  # noqa: S608
@@ -88,6 +93,7 @@ def refresh_rule_tag(
                 last_refreshed_at=timezone.now(),
                 last_refresh_added=added,
                 last_refresh_removed=removed,
+                last_refresh_duration=timedelta(seconds=time.monotonic() - started),
                 **cleared,
             )
         elif tag.last_refresh_failed_at is not None and not tag.last_refresh_failure_full:

@@ -5,6 +5,7 @@ import time
 
 import httpx
 import pytest
+from django.db import connection
 from django.test import Client
 
 from tests.faults.conftest import free_port, service_env, spawn_gunicorn, stop, url_of
@@ -32,12 +33,11 @@ def test_an_unknown_static_file_is_a_404(settings):
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
 def test_gunicorn_alone_serves_the_admin_and_the_api_docs_with_their_assets(
     django_db_setup, tmp_path
 ):
-    from django.db import connection
-
+    """The server reads the test database; this test writes nothing, so it needs no database
+    marker (a transactional one would flush the tables under the serialized-rollback tests)."""
     port = free_port()
     env = service_env(
         url_of(connection.settings_dict),
