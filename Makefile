@@ -9,7 +9,7 @@ FAKE_WECHAT_PORT ?= 8081
 # The WeChat API of `make run`: the fake server it starts, unless WECHAT_API_BASE is set.
 WECHAT_API_BASE := $(or $(WECHAT_API_BASE),http://127.0.0.1:$(FAKE_WECHAT_PORT))
 
-.PHONY: run test test-quick screenshots install lint format migrate stop-db clean
+.PHONY: run test test-quick screenshots install lint format migrate messages stop-db clean
 
 $(STAMP): requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
@@ -48,9 +48,14 @@ test: install
 test-quick: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## Retake the screenshots of the Reports area in docs/screenshots (the browser test takes them).
+## Retake the screenshots in docs/screenshots, in English and Chinese (the browser tests take
+## them): the Reports area and dashboard, the condition builder, the person list and page, the
+## manual merge and the WeChat tag sync.
+BROWSER_TESTS := tests/analytics/test_reports_browser.py tests/profiles/test_condition_builder_browser.py \
+	tests/profiles/test_rule_tag_browser.py tests/identity/test_person_pages_browser.py \
+	tests/identity/test_merge_browser.py tests/platforms/wechat/test_tag_sync_browser.py
 screenshots: install
-	REPORT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/analytics/test_reports_browser.py
+	REPORT_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q $(BROWSER_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -62,6 +67,15 @@ format: install
 
 migrate: install
 	$(PY) manage.py migrate --no-input
+
+## Gather the translatable strings into the zh-hans catalogs (locale/ for the project, jobs/locale/
+## for the jobs app) and compile them. Translate what came in new or fuzzy, then run it again.
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=.local \
+		--ignore=bench --ignore=demo --ignore=tests --ignore=staticfiles --ignore=jobs
+	cd jobs && ../$(PY) ../manage.py makemessages -l zh_Hans --no-obsolete
+	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po
+	msgfmt --check -o jobs/locale/zh_Hans/LC_MESSAGES/django.mo jobs/locale/zh_Hans/LC_MESSAGES/django.po
 
 ## Stop the embedded PostgreSQL server (it keeps running between commands).
 stop-db: install

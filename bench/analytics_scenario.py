@@ -58,8 +58,8 @@ def _bare_sql(report: str, query: dict) -> tuple[str, list]:
         )
     if report == "acquisition":
         return (
-            "SELECT count(*) FROM profiles_personstats WHERE first_seen_at >= %s::date "
-            "AND first_seen_at < %s::date + 1",
+            "SELECT count(*) FROM profiles_personstats WHERE first_event_at >= %s::date "
+            "AND first_event_at < %s::date + 1",
             [query["from"], query["to"]],
         )
     # The rollup reports read the days of the range and their look-back (29 days for MAU, the

@@ -92,7 +92,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's admin frame (admin/base_site.html: the language switch) comes before the
+        # apps' templates, django.contrib.admin's among them.
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -329,6 +331,9 @@ EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400)
 # Each statement that evaluates a condition (rule refresh, segment count) is cancelled after
 # this many milliseconds (0: no limit); the failure is recorded, the request still answers.
 CONDITION_STATEMENT_TIMEOUT_MS = env_int("CONDITION_STATEMENT_TIMEOUT_MS", 30000)
+# The condition builder's live count (asked 400 ms after each edit, one in flight per staff
+# user) stops after this many milliseconds (0: no limit), well inside GUNICORN_TIMEOUT.
+CONDITION_COUNT_TIMEOUT_MS = env_int("CONDITION_COUNT_TIMEOUT_MS", 3000)
 WECHAT_TIMEOUT_SECONDS = float(env_str("WECHAT_TIMEOUT_SECONDS", "5"))
 # Pushes and URL checks whose `timestamp` is further than this from now are refused (403); a
 # signed request is accepted once, remembered in the cache (Redis when set) meanwhile.

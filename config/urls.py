@@ -1,4 +1,5 @@
-"""The URLconf: health check, WeChat callbacks, admin, the API schema and each app's API."""
+"""The URLconf: health check, WeChat callbacks, admin (and its language switch), the API schema
+and each app's API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +11,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("platforms.wechat.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the admin header's language switch.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("identity.api.urls")),

@@ -14,7 +14,15 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q
 
 from identity.exceptions import PersonNotFound, UnknownApp
-from identity.models import ApiKey, App, AuditEntry, Identity, Person, Platform, UnionId
+from identity.models import (
+    ApiKey,
+    App,
+    AuditEntry,
+    Identity,
+    Person,
+    Platform,
+    UnionId,
+)
 from identity.person_reads import read_person, read_persons
 from identity.phones import phone_index
 

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -23,7 +23,15 @@ from jobs.models import JobRun, ScheduledJob
 logger = logging.getLogger(__name__)
 
 RUN_PERMISSION = "jobs.run_scheduled_job"
-QUEUE_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+# Procrastinate's job statuses, by the names the schedule page gives them.
+QUEUE_STATUSES = {
+    "todo": pgettext_lazy("queue job", "waiting"),
+    "doing": pgettext_lazy("queue job", "running"),
+    "succeeded": pgettext_lazy("queue job", "succeeded"),
+    "failed": pgettext_lazy("queue job", "failed"),
+    "cancelled": pgettext_lazy("queue job", "cancelled"),
+    "aborted": pgettext_lazy("queue job", "aborted"),
+}
 
 
 class _NoWrites:
@@ -90,8 +98,8 @@ class ScheduledJobAdmin(_NoWrites, admin.ModelAdmin):
             "rows": [{"job": job, "run": runs.get(job.name)} for job in jobs],
             "state": state,
             "statuses": [
-                (status, state.by_status.get(status, 0), f"{job_list}?status={status}")
-                for status in QUEUE_STATUSES
+                (name, state.by_status.get(status, 0), f"{job_list}?status={status}")
+                for status, name in QUEUE_STATUSES.items()
             ],
             "job_list": job_list,
             "can_run": request.user.has_perm(RUN_PERMISSION),

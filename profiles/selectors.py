@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from identity.exceptions import InvalidInput, NotFound
 from identity.models import Identity, Person
 from identity.person_reads import read_persons
-from profiles.conditions import compile_condition
+from profiles.conditions import bounded_statements, compile_condition, matching_persons, validate
 from profiles.conditions.dependencies import clock_dependent
 from profiles.models import Event, Segment, Tag, TagAssignment, TagKind
 
@@ -152,3 +152,35 @@ def time_dependent_rule_tags() -> list[str]:
     rules = dict(Tag.objects.filter(kind=TagKind.RULE).values_list("key", "condition"))
     manual = {key for key, kind in kinds.items() if kind != TagKind.RULE}
     return clock_dependent(rules, manual=manual)
+
+
+# The first half of the live count's advisory lock key (the second is the staff user's id).
+COUNT_LOCK_NAMESPACE = "profiles.condition_count"
+
+
+def count_condition_matches(
+    condition,
+    *,
+    forbidden_tag: str | None = None,
+    timeout_ms: int | None = None,
+    one_at_a_time_key: int | None = None,
+) -> int | None:
+    """How many live persons a condition matches now, validated as saving would validate it.
+
+    Raises ConditionInvalid for an unsound tree (naming each bad node) and DatabaseError when
+    the count outlasts `timeout_ms` (CONDITION_STATEMENT_TIMEOUT_MS if not given). With
+    `one_at_a_time_key`, answer None at once when a count of that key already runs, in this
+    process or another: the builder's live count asks while staff type, and a request its
+    browser gave up on keeps counting until its timeout, so each staff user gets one in flight.
+    The lock is a transaction-level advisory lock, let go when the count's transaction ends.
+    """
+    validate(condition, forbidden_tag=forbidden_tag)
+    with bounded_statements(timeout_ms) as cursor:
+        if one_at_a_time_key is not None:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtext(%s), %s)",
+                [COUNT_LOCK_NAMESPACE, one_at_a_time_key],
+            )
+            if not cursor.fetchone()[0]:
+                return None
+        return matching_persons(condition).count()

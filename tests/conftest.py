@@ -29,6 +29,8 @@ MARKERS_BY_PATH = {
     "tests/faults/": ("faults", "slow"),
     "tests/profiles/test_admin_browser.py": ("browser", "slow"),
     "tests/analytics/test_reports_browser.py": ("browser", "slow"),
+    "tests/identity/test_merge_browser.py": ("browser", "slow"),
+    "tests/platforms/wechat/test_tag_sync_browser.py": ("browser", "slow"),
     "tests/test_api_fuzzing.py": ("slow",),
 }
 

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext_lazy
 
 from analytics.params import ACQUISITION, ACTIVE, ANY, FUNNEL, LIFECYCLE, RETENTION, SETTLE
 from identity.models import App, AppKind
+from profiles.event_type_names import event_type_name
 from profiles.models import EventType, Segment
 
 MAX_STEPS = 8
@@ -76,7 +77,10 @@ class Choices:
         return [(app.appid, str(app)) for app in self.apps if kind is None or app.kind == kind]
 
     def events(self) -> list[tuple[str, str]]:
-        return [(ANY, _("any event")), *[(key, f"{name} ({key})") for key, name in self.types]]
+        return [
+            (ANY, _("any event")),
+            *[(key, f"{event_type_name(key, name)} ({key})") for key, name in self.types],
+        ]
 
     def field(self, name: str) -> forms.Field:
         label = capfirst(LABELS.get(name, ""))

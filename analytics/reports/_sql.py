@@ -62,7 +62,7 @@ def first_days(
     """`SELECT person_id, day`: the persons whose first-ever activity of a type (None: any) in
     the audience's apps is on a local day of [first, end), and that day.
 
-    Over every app, the stats hold it (PersonStats.first_seen_at, PersonEventStats.first_at:
+    Over every app, the stats hold it (PersonStats.first_event_at, PersonEventStats.first_at:
     the earliest event, pruned ones included), a range read instead of a probe of earlier
     activity per person. With apps (`app`, a restricted key), the first in those apps is the
     first day of activity there: the persons active in the range without earlier activity.
@@ -78,7 +78,7 @@ def first_days(
         )
         return sql, params + before_params
     if event_type is None:
-        table, column, typed, params = "profiles_personstats", "first_seen_at", "", []
+        table, column, typed, params = "profiles_personstats", "first_event_at", "", []
     else:
         table, column = "profiles_personeventstats", "first_at"
         typed, params = " AND f.type = %s", [event_type]

@@ -2,9 +2,9 @@
 
 Who is new when, by the audience:
 
-- No apps: a person is new at their stats' `first_seen_at` (indexed: a range scan of the
+- No apps: a person is new at their stats' `first_event_at` (indexed: a range scan of the
   requested periods). `first_channel` is the stats' own (the channel of the earliest event
-  carrying one); the app is that of the first event, the lowest id at `first_seen_at`, found
+  carrying one); the app is that of the first event, the lowest id at `first_event_at`, found
   by a timeline index probe.
 - Apps: "first-ever" means the first in those apps. Daily activity gives each person's first
   day there: the persons active there in the periods (the (app, day) index), minus those with
@@ -64,9 +64,9 @@ def _newcomers(params: AcquisitionParams, first, last) -> tuple[str, list]:
     app_ids = params.audience.app_ids
     if app_ids is None:
         sql = (
-            "SELECT s.person_id, s.first_seen_at AS at, "
-            "s.first_seen_at + INTERVAL '1 microsecond' AS until, s.first_channel AS channel "
-            "FROM profiles_personstats AS s WHERE s.first_seen_at >= %s AND s.first_seen_at < %s"
+            "SELECT s.person_id, s.first_event_at AS at, "
+            "s.first_event_at + INTERVAL '1 microsecond' AS until, s.first_channel AS channel "
+            "FROM profiles_personstats AS s WHERE s.first_event_at >= %s AND s.first_event_at < %s"
         )
         return sql, [first, last]
     starts, period = params.range.starts, params.range.period

@@ -1,10 +1,27 @@
 """Pieces shared by the identity admins."""
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpResponseRedirect
+from django.utils import formats, timezone
 
 from identity.exceptions import DomainError, InvalidInput
+
+# What the admin shows for a missing value, on the list as on the change pages.
+EMPTY = "-"
+
+
+def local_time(value: datetime | str | None) -> str:
+    """Format a time (or an ISO string from an audit entry) in TIME_ZONE, like Django's admin.
+
+    Read-only fields that are functions are shown as str(value), which would be UTC. Every admin
+    page says times through this one, so that a time reads the same on each.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return formats.localize(timezone.template_localtime(value)) if value else EMPTY
 
 
 def describe_error(exc: DomainError) -> str:

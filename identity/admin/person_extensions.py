@@ -13,9 +13,10 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
-from identity.models import Person
+from identity.models import AuditEntry, Person
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class PersonAdminExtension:
     permissions: Mapping[str, Callable[[HttpRequest], bool]] = field(default_factory=dict)
     # The joins and annotations that the columns and displays read, added to the list's query.
     queryset: Callable[[QuerySet[Person]], QuerySet[Person]] | None = None
+    # Views under the person's URL (<person>/<extension name>/<key>/), key ->
+    # (person model admin, request, object_id) -> response, behind the admin's login and CSRF
+    # check. Looked up at request time: the URLconf is built once, whatever registers later.
+    views: Mapping[str, Callable[[admin.ModelAdmin, HttpRequest, str], HttpResponse]] = field(
+        default_factory=dict
+    )
+    # Context of the change page, (request, person) -> dict, for its templates and inlines.
+    change_context: Callable[[HttpRequest, Person], Mapping[str, Any]] | None = None
+    # Templates included on the change page outside its form (forms posting to `views`).
+    change_form_templates: tuple[str, ...] = ()
+    # How the person's History says an audit entry in words, by action prefix ("tag.").
+    audit_describers: Mapping[str, Callable[[AuditEntry], str]] = field(default_factory=dict)
 
 
 _extensions: dict[str, PersonAdminExtension] = {}
@@ -49,3 +62,14 @@ def register_person_admin_extension(extension: PersonAdminExtension) -> None:
 
 def person_admin_extensions() -> list[PersonAdminExtension]:
     return list(_extensions.values())
+
+
+def person_extension_url(extension: str, view: str, person_pk: int) -> str:
+    """The URL of one of an extension's `views` for one person."""
+    return reverse("admin:identity_person_extension_view", args=[person_pk, extension, view])
+
+
+def person_extension_view(name: str, view: str):
+    """The registered view, or None: an unknown one is a 404 to the caller."""
+    extension = _extensions.get(name)
+    return extension.views.get(view) if extension is not None else None

@@ -1,54 +1,22 @@
-"""Persons: read-only, searched by exact identifiers only (no LIKE scans over personal data).
+"""Persons: read-only, searched by exact ids and phone, and by openid and unionid prefixes.
 
-Apps built on identity add their columns, filters, actions and sections through
+Apps built on identity add their columns, filters, actions, sections and views through
 `identity.admin.person_extensions`, so that this stays the only admin of persons.
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from identity.admin.common import ReadOnlyInline
 from identity.admin.erasure import PersonEraseAction
-from identity.admin.person_extensions import person_admin_extensions
-from identity.exceptions import InvalidInput
-from identity.models import App, Identity, Person, Platform, UnionId
-from identity.phones import normalize_phone
-
-
-def _count_of(model) -> Coalesce:
-    """Count a person's rows of `model` in a correlated subquery (no join fan-out on the list)."""
-    rows = (
-        model.objects.filter(person=OuterRef("pk"))
-        .order_by()
-        .values("person")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
-
-
-def search_persons(queryset: QuerySet[Person], term: str) -> QuerySet[Person]:
-    """Match a term exactly against public id, openid, unionid or (as a phone) the blind index.
-
-    The app and platform lists let PostgreSQL use the (app, openid) and (platform, unionid)
-    unique indexes for a lookup by value alone.
-    """
-    app_ids = list(App.objects.values_list("pk", flat=True))
-    openid_owners = Identity.objects.filter(app_id__in=app_ids, openid=term).values("person_id")
-    unionid_owners = UnionId.objects.filter(platform__in=Platform.values, unionid=term).values(
-        "person_id"
-    )
-    match = Q(public_id=term) | Q(pk__in=openid_owners) | Q(pk__in=unionid_owners)
-    try:
-        phone = normalize_phone(term)
-    except InvalidInput:
-        pass
-    else:
-        match |= Q(phone_index=phone.index)
-    return queryset.filter(match)
+from identity.admin.manual_merge import PersonMergeAction
+from identity.admin.person_extensions import person_admin_extensions, person_extension_view
+from identity.admin.person_history import history_section, person_links
+from identity.admin.person_inlines import IdentityInline, UnionIdInline
+from identity.admin.person_search import search_persons
+from identity.models import Person
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -68,30 +36,9 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class IdentityInline(ReadOnlyInline, admin.TabularInline):
-    model = Identity
-    fields = ("app", "openid", "followed", "followed_at", "unfollowed_at", "created_at")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("app").order_by("app__appid")
-
-
-class UnionIdInline(ReadOnlyInline, admin.TabularInline):
-    model = UnionId
-    fields = ("platform", "unionid", "created_at")
-    readonly_fields = fields
-
-
-LIST_DISPLAY = (
-    "public_id",
-    "phone",
-    "unionid_count",
-    "identity_count",
-    "created_at",
-    "merged_into",
-    "erased_at",
-)
+# Few and narrow, so that the extensions' columns fit at 1400 px beside the filters: the state
+# (merged, erased) and the apps are filters; identities, unionids and merges are on the page.
+LIST_DISPLAY = ("public_id", "phone", "created_at")
 FIELDS = (
     "public_id",
     "phone",
@@ -111,7 +58,7 @@ def _extended(option: str) -> tuple:
 
 
 @admin.register(Person)
-class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
+class PersonAdmin(PersonEraseAction, PersonMergeAction, admin.ModelAdmin):
     """The one person admin: identity's columns, filters and sections, then the extensions'.
 
     The options that extensions extend are properties rather than get_* hooks, so that Django's
@@ -120,7 +67,11 @@ class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
 
     list_select_related = ("merged_into",)
     search_fields = ("=public_id",)  # shows the search box; get_search_results does the work
-    search_help_text = _("Exact public id, openid, unionid or phone number.")
+    search_help_text = _(
+        "Exact public id or phone number, or the start of an openid or unionid "
+        "(any case, at least 3 characters)."
+    )
+    change_form_template = "admin/identity/person/change_form.html"
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
 
@@ -134,7 +85,7 @@ class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
 
     @property
     def actions(self):
-        return ("erase_persons", *_extended("actions"))
+        return ("erase_persons", "merge_two_persons", *_extended("actions"))
 
     @property
     def inlines(self):
@@ -142,7 +93,8 @@ class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
 
     @property
     def fieldsets(self):
-        return ((None, {"fields": FIELDS}), *_extended("fieldsets"))
+        history = (_("History"), {"fields": ("recent_history",)})
+        return ((None, {"fields": FIELDS}), *_extended("fieldsets"), history)
 
     @property
     def readonly_fields(self):
@@ -162,11 +114,7 @@ class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_queryset(self, request):
-        queryset = (
-            super()
-            .get_queryset(request)
-            .annotate(identity_total=_count_of(Identity), unionid_total=_count_of(UnionId))
-        )
+        queryset = super().get_queryset(request)
         for extension in person_admin_extensions():
             if extension.queryset is not None:
                 queryset = extension.queryset(queryset)
@@ -182,13 +130,49 @@ class PersonAdmin(PersonEraseAction, admin.ModelAdmin):
     def phone(self, obj):
         return obj.phone_masked or "-"
 
-    @admin.display(description=_("unionids"), ordering="unionid_total")
-    def unionid_count(self, obj):
-        return obj.unionid_total
+    @admin.display(description=_("latest changes"))
+    def recent_history(self, obj):
+        describers = {}
+        for extension in person_admin_extensions():
+            describers.update(extension.audit_describers)
+        return history_section(obj, describers)
 
-    @admin.display(description=_("identities"), ordering="identity_total")
-    def identity_count(self, obj):
-        return obj.identity_total
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.extension_view)
+        route = path(
+            "<str:object_id>/<slug:extension>/<slug:view>/",
+            view,
+            name="identity_person_extension_view",
+        )
+        return [route, *super().get_urls()]
+
+    def extension_view(self, request, object_id, extension, view):
+        """Answer one of the extensions' views (PersonAdminExtension.views) for a person."""
+        found = person_extension_view(extension, view)
+        if found is None:
+            raise Http404
+        return found(self, request, object_id)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Give the page the extensions' context; the person is read again by Django's view."""
+        context = dict(extra_context or {})
+        person = self.get_object(request, object_id)
+        if person is not None:
+            context["person_links"] = person_links(person)
+            context["person_extension_templates"] = _extended("change_form_templates")
+            for extension in person_admin_extensions():
+                if extension.change_context is not None:
+                    context.update(extension.change_context(request, person))
+        return super().change_view(request, object_id, form_url, context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The person's history is its audit entries: Django's log of admin edits is empty,
+        since persons change through services."""
+        person = self.get_object(request, object_id)
+        if person is None or not self.has_view_permission(request, person):
+            return super().history_view(request, object_id, extra_context)  # its 404 or 403
+        url = reverse("admin:identity_auditentry_changelist")
+        return HttpResponseRedirect(f"{url}?person={person.pk}")
 
     # Persons come from resolves and imports and leave through the erasure action, never
     # through the admin's delete (which would drop the anonymous aggregates too).

@@ -1,5 +1,6 @@
 """Identity endpoints: thin views that validate, call one service or selector, and shape."""
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
@@ -9,6 +10,7 @@ from identity import selectors
 from identity.api import serializers as s
 from identity.api.representation import PersonApiView
 from identity.exceptions import PersonNotFound
+from identity.seen import record_seen
 from identity.services.erase import erase_person, erase_person_apps
 from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
@@ -32,7 +34,11 @@ class ResolveView(PersonApiView):
             app, openid, unionid, allowed_app_ids=self.key.allowed_app_ids
         )
         created = False
-        if person is None:
+        if person is not None:
+            # Still a sighting (first/last seen): one statement, no write within the hour. The
+            # answer was read before it, so its last seen may be up to that hour behind.
+            record_seen(person_ids=[person.pk], at=timezone.now())
+        else:
             result = resolve_identity(
                 app=app,
                 openid=openid,

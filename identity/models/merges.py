@@ -22,8 +22,12 @@ class MergeRecord(models.Model):
     `undo_merge` can give it all back. It holds ids only, never personal values.
     """
 
-    survivor = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="merges_won")
-    loser = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="merges_lost")
+    survivor = models.ForeignKey(
+        Person, verbose_name=_("survivor"), on_delete=models.PROTECT, related_name="merges_won"
+    )
+    loser = models.ForeignKey(
+        Person, verbose_name=_("loser"), on_delete=models.PROTECT, related_name="merges_lost"
+    )
     reason = models.CharField(_("reason"), max_length=16, choices=MergeReason.choices)
     moved = models.JSONField(_("moved"), default=dict)
     actor = models.CharField(_("actor"), max_length=200)
@@ -47,7 +51,7 @@ class MergeRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"merge #{self.pk}"
+        return _("merge #%(number)d") % {"number": self.pk}
 
     @property
     def is_undone(self) -> bool:

@@ -3,8 +3,10 @@
 import base64
 import secrets
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Cast, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -91,12 +93,21 @@ class Person(models.Model):
         return mask_phone(phone) if phone else None
 
 
+def _prefix_of(field: str) -> OpClass:
+    """The expression of `field__istartswith` (UPPER(field::text) LIKE ...), indexed with the
+    pattern operator class, so that the admin's prefix search reads an index under any
+    collation."""
+    return OpClass(Upper(Cast(field, models.TextField())), name="text_pattern_ops")
+
+
 class UnionId(models.Model):
     """A platform-wide id (WeChat unionid) of a person: one per platform, one person per value."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="unionids")
-    platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.WECHAT)
-    unionid = models.CharField(max_length=64)
+    platform = models.CharField(
+        _("platform"), max_length=16, choices=Platform.choices, default=Platform.WECHAT
+    )
+    unionid = models.CharField(_("unionid"), max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,6 +117,7 @@ class UnionId(models.Model):
             models.UniqueConstraint(fields=["platform", "unionid"], name="unionid_unique"),
             models.UniqueConstraint(fields=["person", "platform"], name="unionid_one_per_platform"),
         ]
+        indexes = [models.Index(_prefix_of("unionid"), name="unionid_upper_prefix")]
 
     def __str__(self) -> str:
         return f"{self.platform} unionid #{self.pk}"
@@ -117,7 +129,9 @@ class Identity(models.Model):
     Service-account identities also carry the follow state fed by WeChat pushes.
     """
 
-    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="identities")
+    app = models.ForeignKey(
+        App, verbose_name=_("app"), on_delete=models.PROTECT, related_name="identities"
+    )
     openid = models.CharField(_("openid"), max_length=64)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identities")
     followed = models.BooleanField(_("followed"), null=True, blank=True)
@@ -141,6 +155,7 @@ class Identity(models.Model):
                 condition=models.Q(followed=True),
                 name="identity_followers",
             ),
+            models.Index(_prefix_of("openid"), name="identity_openid_upper_prefix"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from identity.exceptions import DomainError
 from identity.models import Actor, App, Identity
+from identity.seen import record_seen
 from identity.services.bulk_plan import Plan, plan_entries, read_known
 from identity.services.bulk_rows import (
     delete_persons,
@@ -40,12 +41,18 @@ def bulk_resolve(
     entries: dict[str, str | None],
     actor: Actor,
     following: Mapping[str, tuple[datetime, str]] | None = None,
+    seen_at: datetime | None = None,
 ) -> BulkResolution:
     """Resolve cleaned `openid -> unionid or None` pairs; run inside a transaction.
 
     `following` (openid -> subscribe time and scene) comes from a follower list: the identities
     created for those openids start following (follow.snapshot_state), and are listed in
     `created_following` for record_follow_changes, which then need not update them.
+
+    With `seen_at` (a follower import) the persons created here are marked seen then
+    (identity.seen), in the caller's transaction. Known persons are not: reading a follower list
+    again is no sign of them, and would keep every follower "active". Without it (an event
+    ingest) nobody is: the events say when their persons were seen.
     """
     result = BulkResolution()
     if not entries:
@@ -68,7 +75,10 @@ def bulk_resolve(
         unions={person: stored[unionid] for person, unionid in unions if unionid in stored},
         identities=dict(result.subjects.values()),
     )
-    _resolve_one_by_one(app, entries, plan.slow, actor, result)
+    created = [pk for openid, pk in fresh.items() if openid in inserted]
+    created += _resolve_one_by_one(app, entries, plan.slow, actor, result)
+    if seen_at is not None:
+        record_seen(person_ids=created, at=seen_at)
     return result
 
 
@@ -113,19 +123,24 @@ def _lost_unionids(
 
 def _resolve_one_by_one(
     app: App, entries: dict[str, str | None], slow: list[str], actor: Actor, result: BulkResolution
-) -> None:
-    """Resolve what the fast path left, one at a time: resolve_identity knows every rule."""
+) -> list[int]:
+    """Resolve what the fast path left, one at a time: resolve_identity knows every rule.
+    Return the persons it created (bulk_resolve marks them seen, or not)."""
+    created = []
     for openid in dict.fromkeys(slow):
         try:
-            person = resolve_identity(
-                app=app, openid=openid, unionid=entries[openid], actor=actor
-            ).person
+            resolved = resolve_identity(
+                app=app, openid=openid, unionid=entries[openid], actor=actor, seen=False
+            )
         except DomainError as exc:
             result.subjects.pop(openid, None)
             result.errors[openid] = exc.code
             continue
+        if resolved.created:
+            created.append(resolved.person.pk)
         identity = Identity.objects.get(app=app, openid=openid)
-        result.subjects[openid] = (person.pk, identity.pk)
+        result.subjects[openid] = (resolved.person.pk, identity.pk)
+    return created
 
 
 def _audit(

@@ -3,8 +3,11 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from identity.exceptions import OpenidConflict, UnionidConflict, UnverifiedLink
 from identity.models import Actor, App, Identity, MergeReason, Person, UnionId
+from identity.seen import record_seen
 from identity.selectors import visible_in
 from identity.services.audit import record_audit
 from identity.services.locking import lock_live_persons
@@ -26,6 +29,7 @@ def resolve_identity(
     unionid: str | None = None,
     actor: Actor,
     confined_to: Collection[int] | None = None,
+    seen: bool = True,
 ) -> ResolveResult:
     """Turn "this openid in this app" (and its unionid, if known) into one live person.
 
@@ -39,15 +43,24 @@ def resolve_identity(
     sending a unionid it obtained itself): the unionid then never joins a person the caller
     cannot see (UnverifiedLink). Logins that exchange a code through this service pass None: the
     platform vouches for the unionid.
+
+    The person is marked seen now, in the same transaction (identity.seen: first/last seen for
+    the lifecycle tags); `seen=False` is for callers whose rows carry their own times (an event
+    ingest resolving the events' openids: the events say when the person was seen).
     """
     openid = clean_identifier(openid, field="openid")
     if unionid is not None:
         unionid = clean_identifier(unionid, field="unionid")
-    return run_atomic_with_retries(
-        lambda: _resolve(
+
+    def resolve_and_mark() -> ResolveResult:
+        result = _resolve(
             app=app, openid=openid, unionid=unionid, actor=actor, confined_to=confined_to
         )
-    )
+        if seen:
+            record_seen(person_ids=[result.person.pk], at=timezone.now())
+        return result
+
+    return run_atomic_with_retries(resolve_and_mark)
 
 
 def _resolve(

@@ -3,16 +3,21 @@
 Creates (or reuses) the WeChat tag, tags followers who joined the segment and untags those who
 left, 50 openids a call, within WeChat's limits (100 tags per account, 20 per user). WeChat is
 called outside any transaction; what was tagged is recorded as it succeeds, so a failed sync
-leaves an accurate record and the next run continues from it.
+leaves an accurate record and the next run continues from it. Staff and the schedule queue a
+sync (`queue_segment_tag_sync`) rather than run it: the worker runs one at a time per (segment,
+account).
 """
 
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind, Identity
 from identity.services.audit import record_audit
+from jobs.queue import enqueue
+from jobs.selectors import job_waiting
 from platforms.wechat.client import get_client
 from platforms.wechat.errors import Errcode, WeChatDuplicateTagName, WeChatError
 from platforms.wechat.models import WeChatTagMember, WeChatTagSync
@@ -29,10 +34,41 @@ ONE_FOLLOWER_REFUSED = frozenset({Errcode.USER_TAG_LIMIT, Errcode.INVALID_OPENID
 RETRY_ONE_BY_ONE = ONE_FOLLOWER_REFUSED | {Errcode.INVALID_OPENID_LIST}
 
 
-def sync_segment_tag(*, segment: Segment, app: App, actor: Actor) -> WeChatTagSync:
-    """Bring the WeChat tag of `segment` on `app` in line with the segment's followers."""
+def queue_segment_tag_sync(*, segment: Segment, app: App, actor: Actor) -> bool:
+    """Queue the sync of `segment` to `app`'s tag, as `actor`, unless one already waits (it
+    will read the segment's members when it runs). Return whether a job was queued.
+
+    The sync's record is created now, so that the segment's page lists the account at once,
+    with its job's state; the job commits or rolls back with the caller's transaction.
+    """
+    from platforms.wechat.tasks import sync_lock, sync_segment_tag_job
+
+    _require_service_account(app)
+    with transaction.atomic():
+        WeChatTagSync.objects.get_or_create(segment=segment, app=app)
+        lock = sync_lock(segment.pk, app.pk)
+        if job_waiting(lock):
+            return False
+        enqueue(
+            sync_segment_tag_job,
+            queueing_lock=lock,
+            lock=lock,
+            segment_id=segment.pk,
+            app_id=app.pk,
+            actor_type=str(actor.type),
+            actor_label=actor.label,
+        )
+    return True
+
+
+def _require_service_account(app: App) -> None:
     if app.kind != AppKind.SERVICE_ACCOUNT:
         raise InvalidInput({"appid": ["Tags exist only on service accounts."]})
+
+
+def sync_segment_tag(*, segment: Segment, app: App, actor: Actor) -> WeChatTagSync:
+    """Bring the WeChat tag of `segment` on `app` in line with the segment's followers."""
+    _require_service_account(app)
     sync, _ = WeChatTagSync.objects.get_or_create(segment=segment, app=app)
     client = get_client()
     added = removed = failed = 0

@@ -5,7 +5,9 @@ from profiles.admin import (
     activity,
     event_types,
     events,
+    merge_notes,
     pending_events,
+    person_why,
     persons,
     segments,
     tag_groups,
@@ -14,12 +16,17 @@ from profiles.admin import (
 
 # The person pages stay identity's; profiles adds its columns, filters, actions and sections.
 register_person_admin_extension(persons.PERSON_ADMIN_EXTENSION)
+register_person_admin_extension(person_why.PERSON_WHY_EXTENSION)
+# Merge records name the tags and events that profiles moved (identity.admin.merge_notes); the
+# merge preview says a person's tags and stats in words (identity.admin.merge_parts).
+merge_notes.register()
 
 __all__ = [
     "activity",
     "event_types",
     "events",
     "pending_events",
+    "person_why",
     "persons",
     "segments",
     "tag_groups",

@@ -26,9 +26,13 @@ class EventTypeAddForm(forms.ModelForm):
 
 @admin.register(EventType)
 class EventTypeAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
-    list_display = ("key", "name", "builtin", "is_active")
+    list_display = ("key", "shown_name", "builtin", "is_active")
     list_filter = ("builtin", "is_active")
     ordering = ("key",)
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, obj):
+        return obj.shown_name
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -8,6 +8,7 @@ from django.db import models
 from django.forms.fields import InvalidJSONInput
 
 from identity.exceptions import InvalidInput
+from profiles.admin.condition_builder import ConditionBuilderWidget
 from profiles.conditions import describe
 from profiles.conditions.values import is_storable
 
@@ -48,21 +49,24 @@ class ConditionJSONField(forms.JSONField):
 CONDITION_OVERRIDES = {
     models.JSONField: {
         "form_class": ConditionJSONField,
-        "widget": forms.Textarea(
-            attrs={"rows": 14, "cols": 60, "spellcheck": "false", "style": "font-family: monospace"}
-        ),
+        # The JSON box with the visual builder above it; without JavaScript, the box alone.
+        "widget": ConditionBuilderWidget(attrs={"style": "font-family: monospace"}),
     }
 }
 
+# What "reads as" shows for no condition (a manual tag, a new form): the admin's own empty
+# value. A read-only field would print a returned None as the word "None".
+NO_CONDITION = "-"
 
-def condition_text(condition) -> str | None:
-    """Render a condition for people; None shows as "-" in the admin.
+
+def condition_text(condition) -> str:
+    """Render a condition for people; no condition reads as "-".
 
     The condition may be the unsaved input of a form with errors: NUL and lone surrogates are
     shown as escapes (a page holding a lone surrogate cannot be encoded).
     """
-    if not condition:
-        return None
+    if condition is None or condition == "":
+        return NO_CONDITION
     text = describe(condition)
     return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 

@@ -1,13 +1,12 @@
 """Who changed which tag: audit entries of tags, read for the person and tag pages."""
 
-from datetime import datetime
-
 from django.db.models import Q
-from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from identity.admin.common import EMPTY, local_time
+from identity.admin.words import actor_in_words
 from identity.models import AuditEntry, Person
 from profiles.models import Tag
 
@@ -34,18 +33,12 @@ def tag_history(tag: Tag) -> list[AuditEntry]:
     return list(entries.order_by("-created_at", "-pk")[:HISTORY_LIMIT])
 
 
-def _when(value: datetime | str | None) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return formats.localize(timezone.template_localtime(value)) if value else "-"
-
-
 def _who(entry: AuditEntry) -> str:
-    return f"{entry.get_actor_type_display()}: {entry.actor}"
+    return actor_in_words(entry.actor_type, entry.actor)
 
 
 def _keys(values) -> str:
-    return ", ".join(values or []) or "-"
+    return ", ".join(values or []) or EMPTY
 
 
 def describe_entry(entry: AuditEntry) -> str:
@@ -57,7 +50,7 @@ def describe_entry(entry: AuditEntry) -> str:
         if before.get("replaced"):
             text += "; " + _("replaced %(tags)s") % {"tags": _keys(before["replaced"])}
         if after.get("expires_at"):
-            text += "; " + _("expires %(when)s") % {"when": _when(after["expires_at"])}
+            text += "; " + _("expires %(when)s") % {"when": local_time(after["expires_at"])}
         return text
     if action == "tag.remove":
         return _("removed %(tags)s") % {"tags": _keys(before.get("tags"))}
@@ -77,7 +70,7 @@ def describe_entry(entry: AuditEntry) -> str:
             )
         text %= {"tag": entry.target, "count": count}
         if after.get("expires_at"):
-            text += "; " + _("expires %(when)s") % {"when": _when(after["expires_at"])}
+            text += "; " + _("expires %(when)s") % {"when": local_time(after["expires_at"])}
         return text
     if action == "tag.refresh":
         return _describe_refresh(after)
@@ -112,14 +105,14 @@ def _describe_refresh(after: dict) -> str:
 
 
 def history_table(entries: list[AuditEntry]):
-    """Render entries as a small table (who, when, what); None ("-") when there are none."""
+    """Render entries as a small table (who, when, what); a dash when there are none."""
     if not entries:
-        return None
+        return EMPTY
     head = format_html_join("", "<th>{}</th>", ((label,) for label in COLUMNS))
     rows = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-        ((_when(entry.created_at), _who(entry), describe_entry(entry)) for entry in entries),
+        ((local_time(entry.created_at), _who(entry), describe_entry(entry)) for entry in entries),
     )
     return format_html(
         '<table class="tag-history"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',

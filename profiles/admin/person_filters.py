@@ -23,7 +23,7 @@ class TagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
-        return list(Tag.objects.order_by("key").values_list("key", "name"))
+        return [(tag.key, str(tag)) for tag in Tag.objects.order_by("key").only("key", "name")]
 
     def queryset(self, request, queryset):
         if not self.value():

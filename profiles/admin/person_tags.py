@@ -1,7 +1,8 @@
 """Tags on the person pages: the assignments inline and the bulk "add/remove tag" actions.
 
 Assignments are read-only here: they change through `bulk_assign_tag` / `bulk_remove_tag`
-(these actions) or the API, each with its audit entry.
+(these actions), the person page's own form (person_tag_edit.py) or the API, each with its
+audit entry.
 """
 
 from django import forms
@@ -14,23 +15,38 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from identity.admin.common import ReadOnlyInline, describe_error
+from identity.admin.common import EMPTY, describe_error
+from identity.admin.person_inlines import PersonInline
+from identity.admin.words import stored_actor_in_words
 from identity.exceptions import DomainError
 from identity.models import Actor, Person
-from profiles.models import Tag, TagAssignment, TagKind
+from profiles.models import Tag, TagAssignment, TagKind, TagSource
 from profiles.services.tags import bulk_assign_tag, bulk_remove_tag
 
 PREVIEW = 50
 
 
-class TagAssignmentInline(ReadOnlyInline, admin.TabularInline):
+def describe_assigner(assignment: TagAssignment) -> str:
+    """Name who gave the tag: its rule, or the actor (stored as "type:label") as every page does."""
+    if assignment.source == TagSource.RULE:
+        return _("rule ‘%(tag)s’") % {"tag": assignment.tag}  # noqa: RUF001
+    return stored_actor_in_words(assignment.assigned_by) if assignment.assigned_by else EMPTY
+
+
+class TagAssignmentInline(PersonInline):
     model = TagAssignment
-    fields = ("tag", "source", "assigned_by", "assigned_at", "expires_at", "is_active")
+    fields = ("tag", "source", "assigner", "assigned_at", "expires_at", "is_active")
     readonly_fields = fields
     verbose_name_plural = _("tags (active and expired)")
+    # With a remove button on each manual tag and the form that adds one (person_tag_edit.py).
+    template = "admin/profiles/person/tag_inline.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("tag").order_by("-assigned_at")
+
+    @admin.display(description=_("assigned by"))
+    def assigner(self, obj):
+        return describe_assigner(obj)
 
     @admin.display(boolean=True, description=_("active"))
     def is_active(self, obj):

@@ -4,20 +4,26 @@
 person admin of identity (identity.admin.person_extensions).
 """
 
+from datetime import datetime
+from decimal import Decimal
+
 from django.contrib import admin
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from identity.admin.common import ReadOnlyInline
+from identity.admin.common import EMPTY, local_time
 from identity.admin.person_extensions import PersonAdminExtension
+from identity.admin.person_inlines import PersonInline
 from identity.models import Person
-from profiles.admin.history import history_table, person_tag_history
+from profiles.admin.history import describe_entry, history_table, person_tag_history
 from profiles.admin.person_filters import PERSON_FILTERS
+from profiles.admin.person_tag_edit import FORMS_TEMPLATE, TAG_VIEWS, tag_editor_context
 from profiles.admin.person_tags import TagAssignmentInline, add_tag, can_tag, remove_tag
 from profiles.models import Event, PersonEventStats, PersonStats, TagAssignment
+from profiles.presets import tag_name
 
 LATEST_EVENTS = 20
 EVENT_COLUMNS = (_("type"), _("app"), _("occurred at"), _("amount"), _("channel"))
@@ -41,29 +47,37 @@ def _stats(person: Person) -> PersonStats | None:
 
 
 def _stat(name: str, description, ordering: str | None = None):
-    """Build a read-only field showing one PersonStats column, None ("-") without stats."""
+    """Build a read-only field showing one PersonStats column (a dash without stats).
+
+    It formats the value itself, times in TIME_ZONE: the change page shows a function's
+    value as str(), which would be UTC.
+    """
 
     @admin.display(description=description, ordering=ordering)
     def show(obj):
         stats = _stats(obj)
         value = getattr(stats, name) if stats is not None else None
-        return value if value not in (None, "") else None
+        if value in (None, ""):
+            return EMPTY
+        if isinstance(value, datetime):
+            return local_time(value)
+        return formats.localize(value) if isinstance(value, Decimal) else value
 
     return show
 
 
-def _when(value) -> str:
-    return formats.localize(timezone.template_localtime(value))
-
-
-class EventStatsInline(ReadOnlyInline, admin.TabularInline):
+class EventStatsInline(PersonInline):
     model = PersonEventStats
-    fields = ("type", "count", "amount_total", "first_at", "last_at")
+    fields = ("type_name", "count", "amount_total", "first_at", "last_at")
     readonly_fields = fields
     verbose_name_plural = _("events by type")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("type").order_by("type")
+
+    @admin.display(description=_("type"))
+    def type_name(self, obj):
+        return obj.type.shown_name
 
 
 def _with_stats_and_tags(queryset: QuerySet[Person]) -> QuerySet[Person]:
@@ -71,13 +85,15 @@ def _with_stats_and_tags(queryset: QuerySet[Person]) -> QuerySet[Person]:
     tag keys come in the same query, like the person admin's counts."""
     active = TagAssignment.objects.active().filter(person=OuterRef("pk"))
     return queryset.select_related("stats").annotate(
-        tag_keys=ArraySubquery(active.order_by("tag__key").values("tag__key"))
+        tag_keys=ArraySubquery(active.order_by("tag__key").values("tag__key")),
+        tag_names=ArraySubquery(active.order_by("tag__key").values("tag__name")),
     )
 
 
 @admin.display(description=_("tags"))
 def tag_list(obj):
-    return ", ".join(obj.tag_keys) or None
+    """The active tags by name (a preset's in the operator's language), as the filters say."""
+    return ", ".join(map(tag_name, obj.tag_keys, obj.tag_names)) or EMPTY
 
 
 @admin.display(description=_("tag history"))
@@ -90,22 +106,22 @@ def latest_events(obj):
     # One range scan of the (person, occurred_at desc, id desc) index.
     events = list(
         Event.objects.filter(person=obj)
-        .select_related("app")
+        .select_related("app", "type")
         .order_by("-occurred_at", "-id")[:LATEST_EVENTS]
     )
     if not events:
-        return None
+        return EMPTY
     head = format_html_join("", "<th>{}</th>", ((label,) for label in EVENT_COLUMNS))
     rows = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         (
             (
-                event.type_id,
-                event.app.appid if event.app else "-",
-                _when(event.occurred_at),
-                formats.number_format(event.amount) if event.amount is not None else "-",
-                event.channel or "-",
+                event.type.shown_name,
+                event.app.name if event.app else EMPTY,
+                local_time(event.occurred_at),
+                formats.localize(event.amount) if event.amount is not None else EMPTY,
+                event.channel or EMPTY,
             )
             for event in events
         ),
@@ -139,4 +155,8 @@ PERSON_ADMIN_EXTENSION = PersonAdminExtension(
     },
     permissions={"tag": can_tag},
     queryset=_with_stats_and_tags,
+    views=TAG_VIEWS,
+    change_context=tag_editor_context,
+    change_form_templates=(FORMS_TEMPLATE,),
+    audit_describers={"tag.": describe_entry},
 )

@@ -14,6 +14,7 @@ from identity.models import Actor
 from profiles.admin.deletion import DeleteThroughService
 from profiles.admin.exports import export_members
 from profiles.admin.forms import CONDITION_OVERRIDES, ServiceErrorsOnForm, condition_text
+from profiles.admin.segment_extensions import SegmentAdminExtensions
 from profiles.conditions import ConditionInvalid, check_shape
 from profiles.models import Segment, SegmentSnapshot
 from profiles.services.definition_removal import delete_segment
@@ -26,7 +27,11 @@ BAR_WIDTH, BAR_GAP, CHART_HEIGHT = 8, 2, 60
 
 @admin.register(Segment)
 class SegmentAdmin(
-    DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService, admin.ModelAdmin
+    SegmentAdminExtensions,
+    DomainErrorsAsMessages,
+    ServiceErrorsOnForm,
+    DeleteThroughService,
+    admin.ModelAdmin,
 ):
     formfield_overrides = CONDITION_OVERRIDES
     list_display = ("key", "name", "live_count", "last_snapshot")
@@ -101,8 +106,8 @@ class SegmentAdmin(
     @admin.display(description=gettext_lazy("growth (last 30 snapshots)"))
     def growth(self, obj):
         snapshots = list(obj.snapshots.order_by("-day")[:GROWTH_DAYS])[::-1]
-        if not snapshots:
-            return None
+        if not snapshots:  # a read-only field would print None as the word "None"
+            return _("No snapshot yet: the size of each segment is recorded every night.")
         top = max(snapshot.count for snapshot in snapshots) or 1
         step = BAR_WIDTH + BAR_GAP
         bars = format_html_join(

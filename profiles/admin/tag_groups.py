@@ -17,7 +17,7 @@ from profiles.services.definitions import save_tag_group
 class TagGroupAdmin(
     DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService, admin.ModelAdmin
 ):
-    list_display = ("key", "name", "exclusive", "tag_count")
+    list_display = ("key", "shown_name", "exclusive", "tag_count")
     list_filter = ("exclusive",)
     search_fields = ("key", "name")
     ordering = ("key",)
@@ -29,6 +29,10 @@ class TagGroupAdmin(
     def get_readonly_fields(self, request, obj=None):
         # Audit entries and API answers name the group by its key.
         return () if obj is None else ("key",)
+
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def shown_name(self, obj):
+        return str(obj)  # a preset's name in the operator's language (profiles.presets)
 
     @admin.display(description=gettext_lazy("tags"), ordering="tag_total")
     def tag_count(self, obj):

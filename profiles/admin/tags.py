@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, TextField, Value
 from django.db.models.expressions import OuterRef
 from django.db.models.functions import Cast, Concat
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -18,6 +18,7 @@ from identity.admin.common import DomainErrorsAsMessages
 from identity.models import Actor
 from jobs.selectors import job_in_progress
 from profiles import selectors
+from profiles.admin.condition_count import count_endpoint
 from profiles.admin.deletion import DeleteThroughService
 from profiles.admin.forms import (
     CONDITION_OVERRIDES,
@@ -26,6 +27,7 @@ from profiles.admin.forms import (
 )
 from profiles.admin.history import history_table, tag_history
 from profiles.models import Tag, TagAssignment, TagKind
+from profiles.presets import stored_tag_text, tag_description, tag_name
 from profiles.services.definition_removal import delete_tag, tag_users
 from profiles.services.definitions import save_tag
 from profiles.services.rules import try_refresh_rule_tag
@@ -36,6 +38,26 @@ class TagForm(forms.ModelForm):
     class Meta:
         model = Tag
         fields = ["key", "name", "group", "kind", "condition", "description"]
+
+    # A preset's name and description as profiles.presets shows them, stored back as defaults.
+    SHOWN = {"name": tag_name, "description": tag_description}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        key = self.instance.key if self.instance.pk else ""
+        for field, shown in self.SHOWN.items():
+            if key and self.initial.get(field):
+                self.initial[field] = shown(key, self.initial[field])
+
+    def _stored(self, field: str) -> str:
+        value = self.cleaned_data[field]
+        return stored_tag_text(self.instance.key, field, value) if self.instance.pk else value
+
+    def clean_name(self):
+        return self._stored("name")
+
+    def clean_description(self):
+        return self._stored("description")
 
     def clean(self):
         cleaned = super().clean()
@@ -54,7 +76,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
     formfield_overrides = CONDITION_OVERRIDES
     list_display = (
         "key",
-        "name",
+        "shown_name",
         "group",
         "kind",
         "members",
@@ -82,6 +104,19 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
                 refreshing=job_in_progress(lock),
             )
         )
+
+    def get_urls(self):
+        # The condition builder's live count, for the tag and the segment forms alike.
+        view = count_endpoint(self.admin_site)
+        count = path("condition-count/", view, name="profiles_condition_count")
+        return [count, *super().get_urls()]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "condition" in form_class.base_fields:
+            # The live count refuses a rule that depends on itself, as saving does.
+            form_class.base_fields["condition"].widget.forbidden_tag = obj.key
+        return form_class
 
     def get_search_results(self, request, queryset, search_term):
         queryset, duplicates = super().get_search_results(request, queryset, search_term)
@@ -117,6 +152,10 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
             "history",
         )
 
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def shown_name(self, obj):
+        return str(obj)  # a preset's name in the operator's language (profiles.presets)
+
     @admin.display(description=gettext_lazy("reads as"))
     def reads_as(self, obj):
         return condition_text(obj.condition if obj else None)
@@ -133,7 +172,8 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
         if getattr(obj, "refreshing", False):
             return format_html('<span class="refreshing">{}</span>', _("refreshing…"))
         if obj.last_refreshed_at is None:
-            return _("not yet") if obj.is_rule else None
+            # A manual tag is never refreshed; the page would print None as the word "None".
+            return _("not yet") if obj.is_rule else self.get_empty_value_display()
         figures = {
             "time": formats.localize(timezone.localtime(obj.last_refreshed_at)),
             "added": obj.last_refresh_added,
@@ -158,7 +198,7 @@ class TagAdmin(DomainErrorsAsMessages, ServiceErrorsOnForm, DeleteThroughService
     @admin.display(description=gettext_lazy("last refresh error"))
     def last_refresh_failure(self, obj):
         if obj.last_refresh_failed_at is None:
-            return None
+            return self.get_empty_value_display()
         return format_html(
             '<span class="refresh-failed">{}</span>',
             _("Failed on %(time)s: %(error)s")

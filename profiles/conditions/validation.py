@@ -1,5 +1,12 @@
-"""Validate a condition tree, reporting each bad node by its path (e.g. `all[2].any[0]`)."""
+"""Validate a condition tree, reporting each bad node by its path (e.g. `all[2].any[0]`).
 
+`ConditionInvalid.errors` maps those paths to messages (what the API and the forms show);
+`ConditionInvalid.located` lists the same messages with the path as a list of keys and indexes,
+ending with the key of the leaf's bad value when there is one (`["all", 2, "value"]`), so that
+the admin's condition builder can show each message at its row and input.
+"""
+
+import re
 from dataclasses import dataclass
 
 from identity.models import App, AppKind
@@ -30,14 +37,36 @@ from profiles.conditions.values import (
 )
 from profiles.models import EventType, Tag
 
-__all__ = ["ConditionInvalid", "check_shape", "referenced_tags", "validate"]
+__all__ = ["ConditionInvalid", "check_shape", "path_parts", "referenced_tags", "validate"]
+
+Located = list[tuple[list[str | int], str]]
+_STEP = re.compile(r"([a-z_]+)((?:\[[0-9]+\])*)")
+
+
+def path_parts(path: str) -> list[str | int]:
+    """Split a path such as `all[2].not` into `["all", 2, "not"]`; the root (`$`) is `[]`."""
+    parts: list[str | int] = []
+    for step in path.split(".") if path and path != "$" else ():
+        match = _STEP.fullmatch(step)
+        if match is None:  # not a path this module writes: keep it whole
+            parts.append(step)
+            continue
+        parts.append(match[1])
+        parts.extend(int(index) for index in re.findall(r"[0-9]+", match[2]))
+    return parts
 
 
 class ConditionInvalid(Exception):
-    """A condition tree that cannot be evaluated; `errors` maps node paths to messages."""
+    """A condition tree that cannot be evaluated; `errors` maps node paths to messages and
+    `located` lists each message with its path as parts (see the module's docstring)."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], located: Located | None = None):
         self.errors = errors
+        self.located = (
+            located
+            if located is not None
+            else [(path_parts(path), msg) for path, msgs in errors.items() for msg in msgs]
+        )
         super().__init__("; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items()))
 
 
@@ -57,10 +86,13 @@ class _Checker:
     def __init__(self, *, known: _Known | None, forbidden_tag: str | None = None):
         self.known, self.forbidden_tag = known, forbidden_tag
         self.errors: dict[str, list[str]] = {}
+        self.located: Located = []
         self.nodes = 0
 
-    def fail(self, path: str, message: str) -> None:
+    def fail(self, path: str, message: str, key: str | None = None) -> None:
+        """Record a message for the node at `path`; `key` names the leaf's bad value."""
         self.errors.setdefault(path or "$", []).append(message)
+        self.located.append((path_parts(path) + ([key] if key else []), message))
 
     def node(self, node, path: str, depth: int) -> None:
         self.nodes += 1
@@ -118,69 +150,73 @@ class _Checker:
         self._only(node, path, ["tag"])
         key = node["tag"]
         if not self._known("tags", key):
-            self.fail(path, f"Unknown tag {shown(key)}.")
+            self.fail(path, f"Unknown tag {shown(key)}.", "tag")
         elif key == self.forbidden_tag:
-            self.fail(path, "A rule tag cannot depend on itself.")
+            self.fail(path, "A rule tag cannot depend on itself.", "tag")
 
     def check_app(self, node, path, depth):
         self._only(node, path, ["app"])
         if not self._known("apps", node["app"]):
-            self.fail(path, f"Unknown appid {shown(node['app'])}.")
+            self.fail(path, f"Unknown appid {shown(node['app'])}.", "app")
 
     def check_followed(self, node, path, depth):
         self._only(node, path, ["followed"])
         if not self._known("service_accounts", node["followed"]):
-            self.fail(path, f"{shown(node['followed'])} is not a registered service account.")
+            message = f"{shown(node['followed'])} is not a registered service account."
+            self.fail(path, message, "followed")
 
     def check_has_phone(self, node, path, depth):
         self._only(node, path, ["has_phone"])
         if not isinstance(node["has_phone"], bool):
-            self.fail(path, "has_phone must be true or false.")
+            self.fail(path, "has_phone must be true or false.", "has_phone")
 
     def check_field(self, node, path, depth):
         self._only(node, path, ["field", "op", "value"])
         field, op, value = node.get("field"), node.get("op"), node.get("value")
         if not isinstance(field, str) or field not in FIELDS:
-            self.fail(path, f"Unknown field {shown(field)}; known: {', '.join(FIELDS)}.")
+            self.fail(path, f"Unknown field {shown(field)}; known: {', '.join(FIELDS)}.", "field")
             return
         if field in TIME_FIELDS:
             if op not in TIME_OPS:
-                self.fail(path, f"{field} takes op {' or '.join(TIME_OPS)}.")
+                self.fail(path, f"{field} takes op {' or '.join(TIME_OPS)}.", "op")
             elif not is_days(value):
-                self.fail(path, f"value must be a whole number of days, 1 to {MAX_DAYS}.")
+                self.fail(path, f"value must be a whole number of days, 1 to {MAX_DAYS}.", "value")
             return
         if field in TEXT_FIELDS:
             if op not in ("=", "!="):
-                self.fail(path, f"{field} takes op = or !=.")
+                self.fail(path, f"{field} takes op = or !=.", "op")
             elif not isinstance(value, str) or len(value) > MAX_TEXT:
-                self.fail(path, f"value must be a string of at most {MAX_TEXT} characters.")
+                message = f"value must be a string of at most {MAX_TEXT} characters."
+                self.fail(path, message, "value")
             return
         if op not in COMPARISONS:
-            self.fail(path, f"{field} takes op {', '.join(COMPARISONS)}.")
+            self.fail(path, f"{field} takes op {', '.join(COMPARISONS)}.", "op")
         elif field in COUNT_FIELDS and not is_count(value):
-            self.fail(path, f"value must be a whole number from 0 to {MAX_COUNT}.")
+            self.fail(path, f"value must be a whole number from 0 to {MAX_COUNT}.", "value")
         elif field in AMOUNT_FIELDS and not is_amount(value):
             self.fail(
                 path,
                 "value must be an amount with at most 14 digits before the decimal point "
                 "and 2 after it.",
+                "value",
             )
 
     def check_event(self, node, path, depth):
         self._only(node, path, ["event", "within_days", "min_count", "max_count"])
         if not self._known("event_types", node["event"]):
-            self.fail(path, f"Unknown event type {shown(node['event'])}.")
+            self.fail(path, f"Unknown event type {shown(node['event'])}.", "event")
         if not is_days(node.get("within_days")):
-            self.fail(path, f"within_days must be a whole number of days, 1 to {MAX_DAYS}.")
+            message = f"within_days must be a whole number of days, 1 to {MAX_DAYS}."
+            self.fail(path, message, "within_days")
         low, high = node.get("min_count"), node.get("max_count")
         for name, value in (("min_count", low), ("max_count", high)):
             if value is not None and not is_event_count(value):
-                self.fail(path, f"{name} must be a whole number from 0 to {MAX_COUNT}.")
+                self.fail(path, f"{name} must be a whole number from 0 to {MAX_COUNT}.", name)
                 return
         if low is None and high is None:
-            self.fail(path, "Give min_count, max_count or both.")
+            self.fail(path, "Give min_count, max_count or both.", "min_count")
         elif low is not None and high is not None and low > high:
-            self.fail(path, "min_count is greater than max_count.")
+            self.fail(path, "min_count is greater than max_count.", "min_count")
 
 
 def check_shape(condition) -> None:
@@ -193,7 +229,7 @@ def check_shape(condition) -> None:
     checker = _Checker(known=None)
     checker.node(condition, "", 1)
     if checker.errors:
-        raise ConditionInvalid(checker.errors)
+        raise ConditionInvalid(checker.errors, checker.located)
 
 
 def validate(condition, *, forbidden_tag: str | None = None) -> None:
@@ -218,4 +254,4 @@ def validate(condition, *, forbidden_tag: str | None = None) -> None:
         if reaches(rules, start=forbidden_tag):
             checker.fail("$", "The rule depends on itself through other rule tags.")
     if checker.errors:
-        raise ConditionInvalid(checker.errors)
+        raise ConditionInvalid(checker.errors, checker.located)

@@ -3,8 +3,10 @@
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from identity.models import App, Identity, Person
+from profiles.event_type_names import event_type_name
 
 
 class EventType(models.Model):
@@ -31,6 +33,11 @@ class EventType(models.Model):
     def __str__(self) -> str:
         return self.key
 
+    @property
+    def shown_name(self) -> str:
+        """The name in the operator's language: a built-in type's default name translated."""
+        return event_type_name(self.key, self.name)
+
 
 class Event(models.Model):
     """One thing a person did, reported by a backend; `(app, event_id)` makes ingestion idempotent.
@@ -49,14 +56,25 @@ class Event(models.Model):
 
     event_id = models.CharField(_("event id"), max_length=64)
     person = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="events", db_index=False
+        Person,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
     )
-    origin_person_id = models.BigIntegerField(editable=False)
+    origin_person_id = models.BigIntegerField(_("original person id"), editable=False)
     app = models.ForeignKey(
-        App, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        App,
+        verbose_name=_("app"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     identity = models.ForeignKey(
         Identity,
+        verbose_name=_("identity"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -64,7 +82,12 @@ class Event(models.Model):
         db_index=False,
     )
     type = models.ForeignKey(
-        EventType, on_delete=models.PROTECT, related_name="+", db_column="type", db_index=False
+        EventType,
+        verbose_name=_("type"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="type",
+        db_index=False,
     )
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
@@ -76,7 +99,8 @@ class Event(models.Model):
 
     class Meta:
         verbose_name = _("event")
-        verbose_name_plural = _("events")
+        # Not the "events" of the stats and rollups, which counts them (事件数).
+        verbose_name_plural = pgettext_lazy("model", "events")
         # Each index is one per partition, and each one costs every insert: only what reads
         # need. The primary key (id, occurred_at) serves the pipeline's read of pending events,
         # the admin's list (newest id first: one index page per partition) and its change page.

@@ -10,17 +10,25 @@ from profiles.models.events import EventType
 class PersonStats(models.Model):
     """Per-person aggregates kept current by ingestion, read by conditions and the API.
 
-    Every column is derivable from events and rollups (`rebuild_stats`); ingestion keeps it
-    current in the same transaction with commutative upserts, so concurrent batches for one
-    person add up exactly.
+    Every column but the resolve times is derivable from events and rollups (`rebuild_stats`);
+    ingestion keeps it current in the same transaction with commutative upserts, so concurrent
+    batches for one person add up exactly.
     """
 
     person = models.OneToOneField(
         Person, on_delete=models.CASCADE, primary_key=True, related_name="stats"
     )
     event_count = models.PositiveIntegerField(_("events"), default=0)
+    # Seen: by events and by resolves and logins (DESIGN.md, Tags), what the conditions read.
     first_seen_at = models.DateTimeField(_("first seen"), null=True, db_index=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, db_index=True)
+    # The first event alone, pruned ones included: where the reports start a person (a new
+    # person is new in the period of their first event, analytics.md), derivable from events.
+    first_event_at = models.DateTimeField(_("first event"), null=True)
+    # The resolves and logins alone (services/seen.py): no event records them, so a rebuild
+    # from events keeps them and derives the seen times from both.
+    first_resolved_at = models.DateTimeField(_("first resolved"), null=True, blank=True)
+    last_resolved_at = models.DateTimeField(_("last resolved"), null=True, blank=True)
     first_channel = models.CharField(_("first channel"), max_length=64, blank=True)
     first_channel_at = models.DateTimeField(null=True, blank=True)
     # Ties on first_channel_at go to the lower event id, as in a rebuild.
@@ -34,6 +42,8 @@ class PersonStats(models.Model):
     class Meta:
         verbose_name = _("person stats")
         verbose_name_plural = _("person stats")
+        # The reports' range reads of new persons (built concurrently: migration 0020).
+        indexes = [models.Index(fields=["first_event_at"], name="personstats_first_event")]
 
     def __str__(self) -> str:
         return f"stats of person #{self.person_id}"
@@ -44,12 +54,18 @@ class PersonEventStats(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="event_stats")
     type = models.ForeignKey(
-        EventType, on_delete=models.PROTECT, related_name="+", db_column="type"
+        EventType,
+        verbose_name=_("type"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="type",
     )
-    count = models.PositiveIntegerField(default=0)
-    amount_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    first_at = models.DateTimeField()
-    last_at = models.DateTimeField()
+    count = models.PositiveIntegerField(_("count"), default=0)
+    amount_total = models.DecimalField(
+        _("total amount"), max_digits=16, decimal_places=2, default=0
+    )
+    first_at = models.DateTimeField(_("first time"))
+    last_at = models.DateTimeField(_("last time"))
 
     class Meta:
         verbose_name = _("event stats")

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from identity.models import Person
+from profiles.presets import group_name, tag_name
 
 
 class TagGroup(models.Model):
@@ -25,7 +26,7 @@ class TagGroup(models.Model):
         ordering = ["key"]
 
     def __str__(self) -> str:
-        return str(self.name)
+        return group_name(self.key, self.name)
 
 
 class TagKind(models.TextChoices):
@@ -84,7 +85,7 @@ class Tag(models.Model):
         ]
 
     def __str__(self) -> str:
-        return str(self.name)
+        return tag_name(self.key, self.name)
 
     @property
     def is_rule(self) -> bool:
@@ -113,7 +114,9 @@ class TagAssignment(models.Model):
     """
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tag_assignments")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="assignments")
+    tag = models.ForeignKey(
+        Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="assignments"
+    )
     exclusive_group = models.ForeignKey(
         TagGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
     )

@@ -9,6 +9,7 @@ from django.db import connection
 from identity.models import Person
 from identity.services.person_data import PersonDataMover
 from profiles.services.activity_sql import ADD, KEY
+from profiles.services.seen import carry_seen
 from profiles.services.stats_rebuild import rebuild_stats
 
 _MOVED_KEY = "day, type, app_id, origin_person_id, identity_id"
@@ -56,6 +57,7 @@ def move_events(loser: Person, survivor: Person, moved: dict) -> dict:
             [survivor.pk, loser.pk],
         )
     _move_activity("a.person_id = %(loser)s", {"loser": loser.pk}, to_person=survivor.pk)
+    carry_seen(survivor_id=survivor.pk, loser_id=loser.pk)  # seen by resolves: no events
     rebuild_stats([survivor.pk, loser.pk])
     return {"origins": origins, "identities": moved["identities"]}
 

@@ -6,6 +6,10 @@ incremental upserts of stats_updates.py, so that comparing the two
 (`rebuild_all_stats(dry_run=True)`) measures drift without changing anything. Both count the
 events the pipeline has applied: a rebuild leaves pending ones out (`pending.APPLIED`), or the
 worker would add them a second time.
+
+Resolves and logins are the exception: no event records them (services/seen.py), so a rebuild
+keeps the stored resolve times, derives the seen times from them and the events, and keeps the
+row of a person seen without events. The drift check therefore stays exact.
 """
 
 from django.db import connection, transaction
@@ -22,7 +26,12 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
     scope = "TRUE" if person_ids is None else "person_id = ANY(%(ids)s)"
     params = {"ids": person_ids or []}
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM profiles_personstats WHERE {scope}", params)  # noqa: S608
+        cursor.execute(
+            f"DELETE FROM profiles_personstats WHERE {scope} "  # noqa: S608
+            f"AND last_resolved_at IS NULL",
+            params,
+        )
+        cursor.execute(f"UPDATE profiles_personstats SET {_ZERO} WHERE {scope}", params)  # noqa: S608
         cursor.execute(f"DELETE FROM profiles_personeventstats WHERE {scope}", params)  # noqa: S608
         cursor.execute(
             f"""
@@ -55,18 +64,19 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
             INSERT INTO profiles_personstats (
                 person_id, event_count, first_seen_at, last_seen_at, first_channel,
                 first_channel_at, first_channel_event_id, last_login_at, pay_count, pay_total,
-                last_pay_at, updated_at)
+                last_pay_at, updated_at, first_event_at)
             SELECT t.person_id, sum(t.count), min(t.first_at), max(t.last_at),
                    COALESCE(min(c.channel), ''), min(c.at), min(c.event_id),
                    max(t.last_at) FILTER (WHERE t.type = '{LOGIN}'),
                    COALESCE(sum(t.count) FILTER (WHERE t.type = '{PAY}'), 0),
                    COALESCE(sum(t.amount_total) FILTER (WHERE t.type = '{PAY}'), 0),
                    max(t.last_at) FILTER (WHERE t.type = '{PAY}'),
-                   now()
+                   now(), min(t.first_at)
             FROM profiles_personeventstats t
             LEFT JOIN channels c ON c.person_id = t.person_id
             WHERE {scope.replace("person_id", "t.person_id")}
             GROUP BY t.person_id
+            ON CONFLICT (person_id) DO UPDATE SET {_REBUILT}
             """,  # noqa: S608
             params,
         )
@@ -77,10 +87,39 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
         return cursor.fetchone()[0]
 
 
+# What a rebuild resets before recomputing it: every column but the resolve times, the seen
+# times falling back to those.
+_RESET = {
+    "event_count": "0",
+    "first_seen_at": "first_resolved_at",
+    "last_seen_at": "last_resolved_at",
+    "first_event_at": "NULL",
+    "first_channel": "''",
+    "first_channel_at": "NULL",
+    "first_channel_event_id": "NULL",
+    "last_login_at": "NULL",
+    "pay_count": "0",
+    "pay_total": "0",
+    "last_pay_at": "NULL",
+}
+_ZERO = ", ".join(f"{column} = {value}" for column, value in _RESET.items())
+_SEEN = {"first_seen_at": "LEAST", "last_seen_at": "GREATEST"}
+_REBUILT = ", ".join(
+    [
+        *(f"{column} = EXCLUDED.{column}" for column in _RESET if column not in _SEEN),
+        *(
+            f"{column} = {pick}(profiles_personstats.{column}, EXCLUDED.{column})"
+            for column, pick in _SEEN.items()
+        ),
+        "updated_at = now()",
+    ]
+)
+
 _COMPARED = {
     "profiles_personstats": (
-        "person_id, event_count, first_seen_at, last_seen_at, first_channel, first_channel_at, "
-        "first_channel_event_id, last_login_at, pay_count, pay_total, last_pay_at"
+        "person_id, event_count, first_seen_at, last_seen_at, first_event_at, first_channel, "
+        "first_channel_at, first_channel_event_id, last_login_at, pay_count, pay_total, "
+        "last_pay_at, first_resolved_at, last_resolved_at"
     ),
     "profiles_personeventstats": "person_id, type, count, amount_total, first_at, last_at",
 }

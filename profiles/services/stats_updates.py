@@ -122,15 +122,17 @@ def _upsert_person_stats(people: dict[int, _PersonAgg]) -> None:
             INSERT INTO profiles_personstats AS s (
                 person_id, event_count, first_seen_at, last_seen_at, first_channel,
                 first_channel_at, first_channel_event_id, last_login_at, pay_count, pay_total,
-                last_pay_at, updated_at)
-            SELECT *, now() FROM unnest(
+                last_pay_at, first_event_at, updated_at)
+            SELECT u.*, u.first_at, now() FROM unnest(
                 %s::bigint[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::text[],
                 %s::timestamptz[], %s::bigint[], %s::timestamptz[], %s::int[], %s::numeric[],
-                %s::timestamptz[])
+                %s::timestamptz[]) AS u(person_id, n, first_at, last_at, channel, channel_at,
+                channel_event_id, login_at, pay_count, pay_total, pay_at)
             ON CONFLICT (person_id) DO UPDATE SET
                 event_count = s.event_count + EXCLUDED.event_count,
                 first_seen_at = LEAST(s.first_seen_at, EXCLUDED.first_seen_at),
                 last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+                first_event_at = LEAST(s.first_event_at, EXCLUDED.first_event_at),
                 {_KEEP_FIRST_CHANNEL},
                 last_login_at = GREATEST(s.last_login_at, EXCLUDED.last_login_at),
                 pay_count = s.pay_count + EXCLUDED.pay_count,

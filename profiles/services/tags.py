@@ -100,8 +100,12 @@ def _assign(person_pks: list[int], tags: list[Tag], *, actor, source, expires_at
     return replaced
 
 
-def remove_tag(*, person: Person, key: str, actor: Actor) -> Person:
-    """Take a manual tag from a person; removing a tag the person lacks changes nothing."""
+def remove_tag(*, person: Person, key: str, actor: Actor) -> bool:
+    """Take a manual tag from a person; removing a tag the person lacks changes nothing.
+
+    Return whether the person held it (as read under the person's lock), so that callers say
+    what happened without asking first.
+    """
     tag = Tag.objects.filter(key=key).first()
     if tag is None:
         raise InvalidInput({"tag": [f"Unknown tag {key!r}."]})
@@ -112,7 +116,7 @@ def remove_tag(*, person: Person, key: str, actor: Actor) -> Person:
         deleted, _ = TagAssignment.objects.filter(person=person, tag=tag).delete()
         if deleted:
             record_audit(actor=actor, action="tag.remove", person=person, before={"tags": [key]})
-    return person
+    return bool(deleted)
 
 
 def bulk_assign_tag(

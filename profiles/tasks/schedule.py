@@ -57,7 +57,7 @@ def refresh_time_rule_tags() -> dict:
     manual tags change who matches with no event at all, so no ingest refreshes them; the 03:00
     full refresh does, but it is the night's heaviest job (every tag over everyone), may fail
     on one slow tag, and can be moved or thinned out without the day's lifecycle tags (new,
-    active, dormant, churned) being a day late.
+    active, cooling, dormant, churned) being a day late.
     """
     keys = time_dependent_rule_tags()
     if not keys:

@@ -340,7 +340,10 @@ def test_a_retention_cell_becomes_a_new_manual_tag(api, history):
     tag = Tag.objects.get(key="w0-back")
     assert (tag.kind, tag.name, tag.group_id) == (TagKind.MANUAL, "Back in week 2", None)
     person = _ok(api.get(f"/api/v1/persons/{history.bob.public_id}"))
-    assert [(t["key"], t["source"]) for t in person["tags"]] == [("w0-back", "api")]
+    # Rule tags left out: bob also holds a lifecycle stage (the ingest refreshes the rule tags of
+    # its persons), "active" or "cooling" by how many days ago W2 Tue is, i.e. by today's weekday.
+    assigned = [(t["key"], t["source"]) for t in person["tags"] if t["source"] != "rule"]
+    assert assigned == [("w0-back", "api")]
     assert _holders("w0-back") == {history.alice.pk, history.bob.pk}
 
 

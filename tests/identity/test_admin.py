@@ -136,9 +136,9 @@ def test_person_search_by_exact_phone(admin_client, person, actor):
     assert search(admin_client, "+86 138 1234 5678") == {person.public_id}
 
 
-@pytest.mark.parametrize(
-    "term", ["1381234", "5678", PERSON_OPENID[:-1], PERSON_UNIONID[:-1], "138****5678"]
-)
+# Openids and unionids match by prefix (tests/identity/test_admin_person_search.py); a phone,
+# stored encrypted behind a blind index, matches only whole.
+@pytest.mark.parametrize("term", ["1381234", "5678", "138****5678", PERSON_OPENID[1:]])
 def test_person_search_does_not_match_partial_values(admin_client, person, actor, term):
     bind_phone(person=person, phone=PHONE, actor=actor)
 
@@ -301,7 +301,7 @@ def test_undo_merge_action_restores_both_persons(admin_client, merged):
     first, second, record = merged
     assert Person.objects.get(pk=second.pk).merged_into_id == first.pk
 
-    form = {"action": "undo_merges", "_selected_action": [record.pk]}
+    form = {"action": "undo_merges", "_selected_action": [record.pk], "confirm": "yes"}
 
     texts = post_for_messages(admin_client, changelist_url(MergeRecord), form)
 
@@ -316,7 +316,7 @@ def test_undo_merge_action_restores_both_persons(admin_client, merged):
 
 def test_undo_merge_action_reports_conflicts(admin_client, merged):
     _, _, record = merged
-    form = {"action": "undo_merges", "_selected_action": [record.pk]}
+    form = {"action": "undo_merges", "_selected_action": [record.pk], "confirm": "yes"}
     post_for_messages(admin_client, changelist_url(MergeRecord), form)
     MergeRecord.objects.filter(pk=record.pk).update(undone_at=None)  # a stale record
 

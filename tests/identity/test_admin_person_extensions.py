@@ -4,12 +4,14 @@ import pytest
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models.functions import Upper
+from django.http import HttpResponse
 from django.urls import reverse
 
 from identity.admin import person_extensions
 from identity.admin.person_extensions import (
     PersonAdminExtension,
     person_admin_extensions,
+    person_extension_url,
     register_person_admin_extension,
 )
 from identity.models import Person
@@ -69,11 +71,14 @@ def test_without_extensions_the_person_admin_is_identitys_alone(
     page = admin_client.get(reverse("admin:identity_person_change", args=[person.pk]))
 
     # Then it offers identity's own columns, filter, action and fields, and both pages render
-    assert model_admin.list_display[-1] == "erased_at"
+    assert model_admin.list_display[-1] == "created_at"
     assert len(model_admin.list_filter) == 1
-    assert model_admin.actions == ("erase_persons",)
-    assert len(model_admin.fieldsets) == 1
-    assert model_admin.readonly_fields == model_admin.fieldsets[0][1]["fields"]
+    assert model_admin.actions[0] == "erase_persons"
+    assert [title for title, _options in model_admin.fieldsets] == [None, "History"]
+    assert model_admin.readonly_fields == (
+        *model_admin.fieldsets[0][1]["fields"],
+        "recent_history",
+    )
     assert listing.status_code == 200
     assert page.status_code == 200
     assert model_admin.check() == []
@@ -123,3 +128,65 @@ def test_registering_again_replaces_the_extension(registry):
     register_person_admin_extension(waving(allowed=True))
 
     assert [e.name for e in person_admin_extensions()].count("waving") == 1
+
+
+def greet(model_admin, request, object_id):
+    return HttpResponse(f"hello {object_id}")
+
+
+@pytest.fixture
+def greeting(registry, settings, tmp_path):
+    """An extension with a view, a template outside the change form, its context and words."""
+    (tmp_path / "greeting.html").write_text('<p id="greeting">{{ greeting }}</p>')
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [*settings.TEMPLATES[0]["DIRS"], str(tmp_path)]}
+    ]
+    register_person_admin_extension(
+        PersonAdminExtension(
+            name="greeting",
+            views={"greet": greet},
+            change_context=lambda request, person: {"greeting": f"hi {person.public_id}"},
+            change_form_templates=("greeting.html",),
+            audit_describers={"identity.": lambda entry: "never asked: identity says its own"},
+        )
+    )
+
+
+def test_an_extension_adds_its_views_templates_and_context(greeting, admin_client, person):
+    # Given an extension with a view, a template and the context it draws
+    page = admin_client.get(reverse("admin:identity_person_change", args=[person.pk]))
+
+    # Then the page includes the template, outside the page's form, with the context
+    html = page.content.decode()
+    assert f'<p id="greeting">hi {person.public_id}</p>' in html
+    assert html.index('id="greeting"') < html.index('id="person_form"')
+    # And the view answers under the person's URL, behind the admin's login
+    url = person_extension_url("greeting", "greet", person.pk)
+    assert admin_client.get(url).content == f"hello {person.pk}".encode()
+    assert admin_client.__class__().get(url).status_code == 302  # to the login page
+    unknown = person_extension_url("greeting", "wave", person.pk)
+    assert admin_client.get(unknown).status_code == 404
+
+
+def test_identity_describes_its_own_entries_before_the_extensions(greeting, admin_client, person):
+    html = admin_client.get(reverse("admin:identity_person_change", args=[person.pk]))
+
+    assert "never asked" not in html.content.decode()
+    assert "first seen in" in html.content.decode()
+
+
+def test_an_extension_describes_its_own_audit_actions(registry, admin_client, person, actor):
+    from identity.services.audit import record_audit
+
+    register_person_admin_extension(
+        PersonAdminExtension(name="waves", audit_describers={"wave.": lambda entry: "waved"})
+    )
+    record_audit(actor=actor, action="wave.hello", person=person)
+    record_audit(actor=actor, action="other.thing", person=person)
+
+    html = admin_client.get(reverse("admin:identity_person_change", args=[person.pk]))
+
+    history = html.content.decode()
+    history = history[history.index('class="person-history"') :]
+    assert "<td>waved</td>" in history
+    assert "<td>other.thing</td>" in history  # no words for it: its code, not nothing

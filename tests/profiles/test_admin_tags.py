@@ -61,7 +61,8 @@ def form_errors(response, field: str) -> list[str]:
 
 class People:
     """Alice: mini-program buyer (2 payments), phone, follows the service account.
-    Bob: mini-program viewer. Carol: H5 only, her service-account identity not following."""
+    Bob: mini-program viewer. Carol: H5 only, her service-account identity not following.
+    Their resolves do not mark them seen (seen=False): their events say when, LAST_SEEN_DAYS ago."""
 
     def __init__(self, miniprogram, service_account, h5, actor):
         events = [
@@ -71,9 +72,11 @@ class People:
             {"appid": service_account.appid, "openid": "oAliceSvc", "type": "subscribe"},
         ]
         self.alice = resolve_identity(
-            app=miniprogram, openid="oAlice", unionid="uAlice", actor=actor
+            app=miniprogram, openid="oAlice", unionid="uAlice", actor=actor, seen=False
         ).person
-        resolve_identity(app=service_account, openid="oAliceSvc", unionid="uAlice", actor=actor)
+        resolve_identity(
+            app=service_account, openid="oAliceSvc", unionid="uAlice", actor=actor, seen=False
+        )
         result = ingest_events(
             events=[
                 {**event, "event_id": f"t{n}", "occurred_at": iso_ago(days=LAST_SEEN_DAYS + 3 - n)}
@@ -83,9 +86,13 @@ class People:
         )
         assert result.errors == []
         self.alice = bind_phone(person=self.alice, phone=PHONE, actor=actor)
-        self.bob = resolve_identity(app=miniprogram, openid="oBob", actor=actor).person
-        self.carol = resolve_identity(app=h5, openid="oCarol", unionid="uCarol", actor=actor).person
-        resolve_identity(app=service_account, openid="oCarolSvc", unionid="uCarol", actor=actor)
+        self.bob = resolve_identity(app=miniprogram, openid="oBob", actor=actor, seen=False).person
+        self.carol = resolve_identity(
+            app=h5, openid="oCarol", unionid="uCarol", actor=actor, seen=False
+        ).person
+        resolve_identity(
+            app=service_account, openid="oCarolSvc", unionid="uCarol", actor=actor, seen=False
+        )
 
     def ids(self, *names: str) -> set[str]:
         return {getattr(self, name).public_id for name in names}
@@ -506,7 +513,7 @@ def test_tag_history_on_the_person_and_tag_pages(admin_client, people, actor):
 
     history = person_page[person_page.index('class="tag-history"') :]
     assert "removed vip from 1 person (bulk)" in history
-    assert "Admin user: admin" in history
+    assert "<td>Staff user admin</td>" in history  # the staff user, by username
     assert "added vip" in history
     assert "System: tests" in history
     assert "removed vip from 1 person (bulk)" in tag_page.content.decode()

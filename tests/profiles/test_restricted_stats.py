@@ -60,9 +60,14 @@ def report(app, openid, event_id, event_type, at, **fields) -> dict:
 
 @pytest.fixture
 def shared(miniprogram, h5, actor, times):
-    """A person with an openid in A and in B (one unionid) and events in both apps."""
-    person = resolve_identity(app=miniprogram, openid="oA1", unionid="oUShared", actor=actor)
-    resolve_identity(app=h5, openid="oB1", unionid="oUShared", actor=actor)
+    """A person with an openid in A and in B (one unionid) and events in both apps.
+
+    Resolved with seen=False (a resolve marks its person seen now): the person is seen only by
+    the events of last month, whose times the assertions compare."""
+    person = resolve_identity(
+        app=miniprogram, openid="oA1", unionid="oUShared", actor=actor, seen=False
+    )
+    resolve_identity(app=h5, openid="oB1", unionid="oUShared", actor=actor, seen=False)
     result = ingest_events(
         events=[
             report(miniprogram, "oA1", "a-1", "pay", times["a_pay"], amount="10.00"),

@@ -69,8 +69,11 @@ def add_members(count, *, miniprogram, service_account, actor, start=0) -> list[
 
 @pytest.fixture
 def outsider(h5, actor):
-    """A live person outside the VIP segment."""
-    return resolve_identity(app=h5, openid="oOutsider", actor=actor).person
+    """A live person outside the VIP segment, never seen: no stats row at all.
+
+    Resolved with seen=False (a resolve marks its person seen now): so "seen within a day" has
+    someone to leave out, and the counts meet a person without stats, counted as zero."""
+    return resolve_identity(app=h5, openid="oOutsider", actor=actor, seen=False).person
 
 
 # --- definitions ------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ def test_detail_answers_the_count_and_404_for_an_unknown_key(
 
 
 def test_counts_equal_the_matching_persons_for_every_kind_of_condition(
-    api, actor, miniprogram, service_account, outsider
+    api, actor, miniprogram, service_account, h5, outsider
 ):
     add_members(4, miniprogram=miniprogram, service_account=service_account, actor=actor)
     conditions = {
@@ -172,6 +175,12 @@ def test_counts_equal_the_matching_persons_for_every_kind_of_condition(
     expected = {key: matching_persons(c).count() for key, c in conditions.items()}
     assert counts == expected
     assert expected == {"a": 1, "b": 2, "c": 1, "d": 4, "e": 1, "f": 4, "g": 2, "h": 1}
+
+    # A resolve marks the outsider seen now (docs/lifecycle.md, "Seen"): "seen within a day"
+    # counts it from then on; its new stats row holds no payment, so "c" and "e" still count it.
+    resolve_identity(app=h5, openid="oOutsider", actor=actor)
+    counts = {s["key"]: s["count"] for s in api.get("/api/v1/segments").json()["results"]}
+    assert counts == {**expected, "d": 5}
 
 
 def test_merged_away_persons_are_not_counted_nor_listed(

@@ -14,6 +14,7 @@ from identity.services.undo import undo_merge
 from profiles.models import Event, EventRollup, PersonEventStats, PersonStats
 from profiles.services.ingest import ingest_events
 from profiles.services.prune import prune_events
+from profiles.services.seen import record_seen
 from profiles.services.stats_rebuild import rebuild_all_stats
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,9 @@ def snapshot():
             "event_count",
             "first_seen_at",
             "last_seen_at",
+            "first_event_at",
+            "first_resolved_at",
+            "last_resolved_at",
             "first_channel",
             "last_login_at",
             "pay_count",
@@ -82,6 +86,44 @@ def test_incremental_stats_equal_a_rebuild_after_a_random_stream(make_app, actor
     assert snapshot() == incremental
     assert persons == len(incremental[0]) > 10
     assert sum(row["event_count"] for row in incremental[0]) == Event.objects.count()
+
+
+def test_resolve_times_widen_seen_keep_first_event_and_survive_a_rebuild(make_app, actor):
+    """Seen = events and resolves; the first event stays the events' own; a rebuild agrees."""
+    rng = random.Random(20261201)
+    apps = [make_app("wx00000000000000a1"), make_app("wx00000000000000a2", AppKind.H5)]
+    stream = random_stream(rng, apps, 300, "s")
+    sightings = []
+    for start in range(0, len(stream), 37):
+        ingest_events(events=stream[start : start + 37], actor=actor)
+        app = rng.choice(apps)
+        openid = f"o{app.pk}u{rng.randrange(14)}"  # some persons are only ever resolved
+        person = resolve_identity(app=app, openid=openid, actor=actor, seen=False).person
+        at = START + timedelta(days=rng.randrange(-20, 40))
+        record_seen([person.pk], at)
+        sightings.append((person.pk, at))
+
+    incremental = snapshot()
+    _, differing = rebuild_all_stats()
+
+    assert differing == 0
+    assert snapshot() == incremental
+    events = {}
+    for row in Event.objects.values("person_id", "occurred_at"):
+        events.setdefault(row["person_id"], []).append(row["occurred_at"])
+    resolved = {}
+    for pk, at in sightings:
+        resolved.setdefault(pk, []).append(at)
+    for row in incremental[0]:
+        mine, seen = events.get(row["person_id"], []), resolved.get(row["person_id"], [])
+        assert row["first_event_at"] == (min(mine) if mine else None)
+        assert row["first_seen_at"] == min(mine + seen)
+        assert row["last_seen_at"] == max(mine + seen)
+    assert any(row["first_event_at"] is None for row in incremental[0])  # resolved only
+    assert any(
+        row["first_event_at"] and row["first_seen_at"] < row["first_event_at"]
+        for row in incremental[0]
+    )
 
 
 def test_rebuild_stats_command_checks_and_repairs(make_app, actor, event):

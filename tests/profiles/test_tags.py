@@ -384,7 +384,7 @@ def test_lifecycle_presets_move_a_person_through_the_exclusive_group(miniprogram
         last_seen_at=timezone.now() - timedelta(days=20)
     )
     refresh_rule_tags(actor=actor)
-    assert lifecycle(person) == []  # between active and dormant: no lifecycle tag
+    assert lifecycle(person) == ["cooling"]  # between active and dormant
 
 
 def test_lifecycle_new_then_active(miniprogram, actor):

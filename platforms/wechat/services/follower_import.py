@@ -124,6 +124,8 @@ def _chunk(app: App, run: FollowerImport, batches: _Batches, actor: Actor) -> Ch
             entries=entries,
             actor=actor,
             following={o: (f["at"], f["scene"]) for o, f in follow.items()},
+            # The service first sees the followers it creates now (lifecycle "new").
+            seen_at=timezone.now(),
         )
         snapshot = [
             FollowObservation(identity_pk=identity_pk, followed=True, snapshot=True, **follow[o])
