@@ -5,6 +5,7 @@
     python bench/run.py --persons 1000000
     python bench/run.py --only pipeline --seconds 60 --job-workers 2
     python bench/run.py --only analytics
+    python bench/run.py --only lookups    # the lookup and resolve scenarios and their baseline
     python bench/run.py --own-postgres /srv/benchpg   # a tuned server of its own (seeds it once)
 
 Starts the service and the bare baseline (bench/baseline.py) under the same gunicorn
@@ -142,7 +143,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--followers", type=int, default=50_000)
     parser.add_argument("--job-workers", type=int, default=1, help="run_worker processes")
-    parser.add_argument("--only", choices=["all", "pipeline", "analytics"], default="all")
+    parser.add_argument(
+        "--only", choices=["all", "pipeline", "analytics", "lookups"], default="all"
+    )
     parser.add_argument(
         "--own-postgres",
         metavar="DIR",
@@ -217,6 +220,8 @@ def run(args) -> None:
         results["resolve_new"] = wrk(
             "resolve.lua", APP_PORT, args.seconds, args.connections, **common, KEY=key, NEW="1"
         )
+        if args.only == "lookups":
+            return report(results)
         results.update(python_scenarios(key, args, ds))
         results.update(pipeline(key, args, ds))
         results.update(analytics(key, args, ds))
@@ -423,8 +428,6 @@ def table(r: dict) -> str:
 
 def lookup_rows(r: dict) -> list[tuple[str, str, str, str]]:
     base = r["lookup_baseline"]["rps"]
-    raw = r["batch_raw_sql_1000"]["p50_ms"]
-    batch = r["batch_lookup_1000"]
     rows = [
         ("single lookup (bare baseline)", f"{base:.0f} req/s", _lat(r["lookup_baseline"]), "1.00")
     ]
@@ -435,6 +438,10 @@ def lookup_rows(r: dict) -> list[tuple[str, str, str, str]]:
     ):
         rps = r[name]["rps"]
         rows.append((label, f"{rps:.0f} req/s", _lat(r[name]), f"{rps / base:.2f} of baseline"))
+    if "batch_lookup_1000" not in r:  # --only lookups
+        return rows
+    raw = r["batch_raw_sql_1000"]["p50_ms"]
+    batch = r["batch_lookup_1000"]
     rows.append(
         (
             "batch lookup, 1000 openids",

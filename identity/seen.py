@@ -6,14 +6,15 @@ tells whoever registered here, inside the resolve's transaction, that these pers
 that moment. Identity never imports the apps that keep the "seen" times: they register a
 recorder in their AppConfig.ready (profiles does, see profiles/services/seen.py).
 
-A recorder takes (person ids, at), writes set-wise in the caller's transaction and must be cheap:
-resolve is the hot lookup path.
+A recorder takes (person ids, at, durable=True), writes set-wise in the caller's transaction
+and must be cheap: resolve is the hot lookup path.
 """
 
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-SeenRecorder = Callable[[Collection[int], datetime], None]
+# (person ids, at, durable=True); durable=False: a statement of its own that may be lost.
+SeenRecorder = Callable[..., None]
 
 _recorders: dict[str, SeenRecorder] = {}
 
@@ -29,3 +30,17 @@ def record_seen(*, person_ids: Collection[int], at: datetime) -> None:
         return
     for recorder in _recorders.values():
         recorder(person_ids, at)
+
+
+def record_sighting(*, person_ids: Collection[int], at: datetime) -> None:
+    """Record a sighting that changes nothing else (a returning user's resolve), outside any
+    transaction, committed without waiting for the WAL flush.
+
+    The fast path of a resolve writes nothing but this; waiting for the flush would cost it more
+    than the rest of the request. A crash may lose the last moments' sightings, which only
+    leaves a last seen behind by those moments (the next sighting moves it again).
+    """
+    if not person_ids:
+        return
+    for recorder in _recorders.values():
+        recorder(person_ids, at, durable=False)

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -31,6 +34,8 @@ MARKERS_BY_PATH = {
     "tests/analytics/test_reports_browser.py": ("browser", "slow"),
     "tests/identity/test_merge_browser.py": ("browser", "slow"),
     "tests/platforms/wechat/test_tag_sync_browser.py": ("browser", "slow"),
+    "tests/profiles/test_rule_tag_browser.py": ("browser", "slow"),
+    "tests/identity/test_person_pages_browser.py": ("browser", "slow"),
     "tests/test_api_fuzzing.py": ("slow",),
 }
 
@@ -95,6 +100,23 @@ def _fresh_process_caches():
     yield
     selectors._apps.clear()
     selectors.forget_cached_keys()
+
+
+@pytest.fixture
+def browser_settings(monkeypatch):
+    """For the browser tests (tests/browser.py): Playwright's sync API keeps an event loop in
+    the test's thread; the test does no database work while the browser waits, but Django's
+    guard cannot know that."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """The folder of the browser tests' screenshots: REPORT_SCREENSHOTS (`make screenshots`
+    sets docs/screenshots), else the test's temporary directory."""
+    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -197,7 +197,8 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("/api/v1/schema/", "GET"): Case(0, lambda w, n: Call("/api/v1/schema/")),
     ("/api/v1/docs/", "GET"): Case(0, lambda w, n: Call("/api/v1/docs/")),
-    # A returning user: one read, plus the sighting (profiles.services.seen).
+    # A returning user: one read, plus the sighting (identity.seen.record_sighting: the
+    # upsert, committed without waiting for the WAL flush).
     ("/api/v1/identities/resolve", "POST"): Case(
         5,
         lambda w, n: Call(

@@ -22,9 +22,17 @@ from django.db import connection
 GRANULARITY = timedelta(hours=1)
 
 
-def record_seen(person_ids: Collection[int], at: datetime) -> None:
+# A sighting that need not survive a crash (identity.seen.record_sighting) commits without
+# waiting for the WAL flush: set in the statement itself, so that its own implicit transaction
+# is the one concerned and the fast path keeps a single round trip.
+_NO_FLUSH_WAIT = "AND set_config('synchronous_commit', 'off', true) IS NOT NULL"
+
+
+def record_seen(person_ids: Collection[int], at: datetime, *, durable: bool = True) -> None:
     """Set first_seen_at (the earliest) and last_seen_at (the latest) of these persons to `at`
-    where that changes them by more than GRANULARITY; create their stats row if need be."""
+    where that changes them by more than GRANULARITY; create their stats row if need be.
+
+    `durable=False` is for a statement of its own (autocommit) that changes nothing else."""
     ids = sorted(set(person_ids))  # person order, as the pipeline's upserts: no deadlock
     if not ids:
         return
@@ -37,7 +45,7 @@ def record_seen(person_ids: Collection[int], at: datetime) -> None:
             SELECT DISTINCT COALESCE(p.merged_into_id, p.id), 0, %(at)s, %(at)s, %(at)s,
                    %(at)s, '', 0, 0, now()
             FROM identity_person p
-            WHERE p.id = ANY(%(ids)s) AND p.erased_at IS NULL
+            WHERE p.id = ANY(%(ids)s) AND p.erased_at IS NULL {flush}
               AND NOT EXISTS (
                 SELECT 1 FROM profiles_personstats fresh
                 WHERE fresh.person_id = COALESCE(p.merged_into_id, p.id)
@@ -50,7 +58,7 @@ def record_seen(person_ids: Collection[int], at: datetime) -> None:
                 first_resolved_at = LEAST(s.first_resolved_at, EXCLUDED.first_resolved_at),
                 last_resolved_at = GREATEST(s.last_resolved_at, EXCLUDED.last_resolved_at),
                 updated_at = now()
-            """,
+            """.format(flush="" if durable else _NO_FLUSH_WAIT),  # noqa: S608 - a constant
             {"ids": ids, "at": at, "granularity": GRANULARITY},
         )
 

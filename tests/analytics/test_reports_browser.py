@@ -9,47 +9,36 @@ its temporary directory. `.ci/run` installs Chromium; elsewhere, without it, the
 skipped.
 """
 
-import os
 import random
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from analytics.params import REPORTS
 from profiles.models import SegmentSnapshot, TagAssignment
 from tests.analytics.history import build_history
+from tests.browser import (
+    BROWSER_TEST,
+    VIEWPORT,
+    chromium,
+    expect,
+    log_in,
+    open_page,
+    requests_leaving,
+)
 from tests.factories import SegmentFactory
-from tests.profiles.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, browser_settings  # noqa: F401 - a fixture
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the requirements install it
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
-
-VIEWPORT = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
 def history(settings):
     settings.ANALYTICS_TIME_ZONE = "Asia/Shanghai"
+    # The live server shares this process's cache: a dashboard an earlier browser test drew
+    # (over its own data, within the 60 s the widgets are kept) would be shown instead.
+    cache.clear()
     built = build_history(random.Random(2026), persons=90, days=90, merges=6)
     # Two segments with a month of daily sizes, for the dashboard's trend lines.
     today = timezone.localdate()
@@ -67,29 +56,6 @@ def history(settings):
     return built
 
 
-def _log_in(page, url: str) -> None:
-    page.goto(f"{url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-
-
-def _only_local_requests(page, live_url: str) -> list[str]:
-    """Record every request the page makes that leaves the test server."""
-    own = urlparse(live_url).netloc
-    outside: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
-            outside.append(request.url)
-            if urlparse(request.url).netloc not in (own, "") and not request.url.startswith("data:")
-            else None
-        ),
-    )
-    return outside
-
-
 def _drawn(page, selector: str = "#report-chart") -> None:
     expect(page.locator(f"{selector}[data-drawn=true]")).to_be_visible()
     expect(page.locator(f"{selector} .main-svg").first).to_be_visible()
@@ -104,16 +70,13 @@ def _save_chosen_cell(page, tag: str) -> int:
     return int(message.inner_text().split()[0])
 
 
-@pytest.mark.usefixtures("browser_settings")
 def test_dashboard_and_every_report_draw_and_cells_become_tags(
     live_server, admin_user, history, screenshots
 ):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=VIEWPORT, locale="en-US")
-        page.set_default_timeout(20_000)
-        outside = _only_local_requests(page, live_server.url)
-        _log_in(page, live_server.url)
+    with chromium() as browser:
+        page = open_page(browser, locale="en-US", viewport=VIEWPORT, timeout=20_000)
+        outside = requests_leaving(page, live_server.url)
+        log_in(page, live_server.url)
 
         # The dashboard: its sections and its chart of new persons.
         page.goto(f"{live_server.url}/admin/")
@@ -158,9 +121,8 @@ def test_dashboard_and_every_report_draw_and_cells_become_tags(
         expect(page.locator("body")).to_contain_text("came_back")
 
         # In Chinese: the dashboard and a report.
-        chinese = browser.new_page(viewport=VIEWPORT, locale="zh-CN")
-        chinese.set_default_timeout(20_000)
-        _log_in(chinese, live_server.url)
+        chinese = open_page(browser, locale="zh-CN", viewport=VIEWPORT, timeout=20_000)
+        log_in(chinese, live_server.url)
         chinese.goto(f"{live_server.url}/admin/")
         expect(chinese.locator("#dashboard")).to_contain_text("沉淀率")
         chinese.screenshot(path=str(screenshots / "dashboard-zh.png"), full_page=True)
@@ -168,7 +130,6 @@ def test_dashboard_and_every_report_draw_and_cells_become_tags(
         _drawn(chinese)
         expect(chinese.locator("#report-params")).to_contain_text("开始日期")
         chinese.screenshot(path=str(screenshots / "retention-zh.png"), full_page=True)
-        browser.close()
 
     assert outside == []
     assert funnel_count > 0

@@ -76,6 +76,13 @@ def test_the_switch_is_in_the_header_of_every_admin_page(admin_client, page):
     assert "Unified identity" in header
 
 
+def test_each_language_is_named_in_itself_in_chinese_too(admin_client):
+    html = admin_client.get(INDEX, headers={"accept-language": "zh-hans"}).content.decode()
+    header = html[html.index('<header id="header">') : html.index("</header>")]
+    assert '<strong lang="zh-hans" aria-current="true">简体中文</strong>' in header
+    assert '<button type="submit" name="language" value="en" lang="en">English</button>' in header
+
+
 def test_the_login_page_has_the_switch_too(client):
     html = client.get(reverse("admin:login"), {"next": INDEX}).content.decode()
     header = html[html.index('<header id="header">') : html.index("</header>")]

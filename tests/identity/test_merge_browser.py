@@ -6,48 +6,17 @@ English and in Chinese (the browser's locale picks the admin's language), by sel
 With REPORT_SCREENSHOTS=<dir> the preview is saved there as merge-preview-<lang>.png.
 """
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from identity.models import MergeReason, MergeRecord, Person
+from tests.browser import BROWSER_TEST, LOCALES, VIEWPORT, chromium, expect, log_in, open_page
 from tests.factories import PersonFactory
-from tests.profiles.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, browser_settings  # noqa: F401 - a fixture
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the requirements install it
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
-
-LOCALES = [pytest.param("en-US", "en", id="en"), pytest.param("zh-CN", "zh-hans", id="zh-hans")]
+pytestmark = BROWSER_TEST
 
 
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _log_in(page, url: str) -> None:
-    page.goto(f"{url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-
-
-@pytest.mark.usefixtures("browser_settings")
 @pytest.mark.parametrize(("locale", "lang"), LOCALES)
 def test_merge_two_persons_then_undo_the_merge(
     live_server, admin_user, miniprogram, service_account, screenshots, locale, lang
@@ -62,11 +31,9 @@ def test_merge_two_persons_then_undo_the_merge(
     )
     url = live_server.url
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(locale=locale, viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        _log_in(page, url)
+    with chromium() as browser:
+        page = open_page(browser, locale=locale, viewport=VIEWPORT)
+        log_in(page, url)
         expect(page.locator("html")).to_have_attribute("lang", lang)
 
         page.goto(f"{url}/admin/identity/person/")
@@ -99,7 +66,6 @@ def test_merge_two_persons_then_undo_the_merge(
         page.goto(f"{url}/admin/identity/person/?state=live")
         for person in (older, younger):
             expect(page.locator("#result_list", has_text=person.public_id)).to_be_visible()
-        browser.close()
 
     record = MergeRecord.objects.get()
     assert record.reason == MergeReason.MANUAL

@@ -6,9 +6,7 @@ With REPORT_SCREENSHOTS=<dir> the list's screenshots go there, otherwise into th
 temporary directory.
 """
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -18,30 +16,11 @@ from identity.services.phone import bind_phone
 from identity.services.resolve import resolve_identity
 from profiles.models import PersonStats, Tag, TagAssignment
 from profiles.services.tags import assign_tags
-from tests.profiles.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, browser_settings  # noqa: F401 - a fixture
+from tests.browser import BROWSER_TEST, LANGUAGES, chromium, expect, log_in, open_page
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the requirements install it
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 VIEWPORT = {"width": 1400, "height": 900}
-LOCALES = [("en-US", "en"), ("zh-CN", "zh-hans")]
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -74,34 +53,22 @@ def persons(miniprogram, service_account, actor) -> list[Person]:
     return found
 
 
-def _log_in(page, url: str) -> None:
-    page.goto(f"{url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_be_visible()
-
-
 def _right_edge(page, selector: str) -> float:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, selector
     return box["x"] + box["width"]
 
 
-@pytest.mark.usefixtures("browser_settings")
-@pytest.mark.parametrize(("locale", "language"), LOCALES)
+@pytest.mark.parametrize(("locale", "language"), list(LANGUAGES.items()))
 def test_the_person_list_fits_1400_px_and_a_tag_comes_and_goes(
     live_server, admin_user, persons, screenshots, locale, language
 ):
     person = persons[0]
     TagAssignment.objects.filter(person=person).delete()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT, locale=locale)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        _log_in(page, live_server.url)
+    with chromium() as browser:
+        page = open_page(browser, locale=locale, viewport=VIEWPORT)
+        log_in(page, live_server.url)
 
         # The list: last seen and tags within the viewport, no horizontal scroll
         page.goto(f"{live_server.url}/admin/identity/person/")
@@ -128,6 +95,5 @@ def test_the_person_list_fits_1400_px_and_a_tag_comes_and_goes(
         remove.click()
         expect(page.locator(".messagelist .success")).to_have_count(1)
         expect(page.locator('button.person-tag-remove[data-tag="vip"]')).to_have_count(0)
-        browser.close()
 
     assert not TagAssignment.objects.filter(person=person, tag__key="vip").exists()

@@ -7,9 +7,6 @@ screenshots go there (`builder-en.png`, `builder-zh-hans.png`), else into tmp_pa
 """
 
 import json
-import os
-from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
@@ -17,25 +14,20 @@ from django.db import connection
 
 from profiles.models import Segment
 from profiles.selectors import COUNT_LOCK_NAMESPACE
-from tests.profiles.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, browser_settings  # noqa: F401 - a fixture
+from tests.browser import (
+    BROWSER_TEST,
+    LANGUAGES,
+    VIEWPORT,
+    chromium,
+    expect,
+    log_in,
+    open_page,
+    requests_leaving,
+)
 from tests.profiles.test_condition_count import Audience
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the requirements install it
-    sync_playwright = None
+pytestmark = [*BROWSER_TEST, pytest.mark.browser, pytest.mark.slow]
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
-
-LOCALES = {"en-US": "en", "zh-CN": "zh-hans"}
 BUILDER = "#id_condition_builder"
 
 
@@ -48,43 +40,19 @@ def head(path: list) -> str:
     return f"{row(path)} > .cb-head"
 
 
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.mark.usefixtures("browser_settings")
-@pytest.mark.parametrize("locale", list(LOCALES))
+@pytest.mark.parametrize("locale", list(LANGUAGES))
 def test_a_segment_built_with_the_rows_alone(
     live_server, admin_user, miniprogram, service_account, actor, screenshots, locale
 ):
     audience = Audience(miniprogram=miniprogram, service_account=service_account, actor=actor)
-    outside: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(locale=locale, viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        own = urlparse(live_server.url).netloc
-        page.on(
-            "request",
-            lambda request: (
-                outside.append(request.url)
-                if urlparse(request.url).netloc not in (own, "")
-                and not request.url.startswith("data:")
-                else None
-            ),
-        )
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        expect(page.locator("#site-name")).to_be_visible()
+    with chromium() as browser:
+        page = open_page(browser, locale=locale, viewport=VIEWPORT)
+        outside = requests_leaving(page, live_server.url)
+        log_in(page, live_server.url)
 
         page.goto(f"{live_server.url}/admin/profiles/segment/add/")
-        expect(page.locator("html")).to_have_attribute("lang", LOCALES[locale])
+        expect(page.locator("html")).to_have_attribute("lang", LANGUAGES[locale])
         page.fill("#id_key", "loyal_followers")
         page.fill("#id_name", "Loyal followers")
 
@@ -108,7 +76,7 @@ def test_a_segment_built_with_the_rows_alone(
         expect(count).to_have_attribute("data-count", "3")
         expect(count).to_contain_text("3")
         assert json.loads(page.input_value("#id_condition")) == audience.condition
-        page.screenshot(path=str(screenshots / f"builder-{LOCALES[locale]}.png"), full_page=True)
+        page.screenshot(path=str(screenshots / f"builder-{LANGUAGES[locale]}.png"), full_page=True)
 
         # A negative number of payments: the error shows at its row and its input.
         page.fill(f"{head(['all', 0])} input[data-key=value]", "-1")
@@ -145,13 +113,11 @@ def test_a_segment_built_with_the_rows_alone(
         page.click(f"{head([])} [data-cb-action=cb-add-condition]")
         expect(page.locator(f"{row(['all', 0])} > [data-cb-errors] li")).to_have_count(1)
         assert json.loads(page.input_value("#id_condition"))["all"][0] == {"colour": "red"}
-        browser.close()
 
     assert outside == []
     assert Segment.objects.get(key="loyal_followers").condition == audience.condition
 
 
-@pytest.mark.usefixtures("browser_settings")
 def test_a_count_refused_while_the_previous_one_runs_is_asked_again(live_server, admin_user):
     """One count in flight per staff user: the builder shows the 429 and asks again by itself."""
     params = connection.settings_dict
@@ -165,15 +131,9 @@ def test_a_count_refused_while_the_previous_one_runs_is_asked_again(live_server,
     )
     lock = [COUNT_LOCK_NAMESPACE, admin_user.pk]
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(locale="en-US")
-            page.set_default_timeout(15_000)
-            page.goto(f"{live_server.url}/admin/login/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", "password")
-            page.click("input[type=submit]")
-            expect(page.locator("#site-name")).to_be_visible()
+        with chromium() as browser:
+            page = open_page(browser, locale="en-US")
+            log_in(page, live_server.url)
             page.goto(f"{live_server.url}/admin/profiles/segment/add/")
             count = page.locator(f"{BUILDER} [data-cb-count]")
 
@@ -189,6 +149,5 @@ def test_a_count_refused_while_the_previous_one_runs_is_asked_again(live_server,
             side.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", lock)
             expect(count).to_have_attribute("data-state", "counted")
             expect(count).to_have_attribute("data-count", "0")
-            browser.close()
     finally:
         side.close()

@@ -7,8 +7,6 @@ and data- attributes, so that the Chinese run does not wait for the translations
 """
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -18,26 +16,11 @@ from identity.models import Actor
 from profiles.models import Tag, TagKind
 from profiles.services.definitions import save_tag
 from profiles.tasks.rules import TASK_NAME, refresh_rule_tag_job
+from tests.browser import BROWSER_TEST, LANGUAGES, chromium, expect, log_in, open_page
 from tests.factories import PersonFactory
-from tests.profiles.test_admin_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    browser_settings,  # noqa: F401 - a fixture
-    sync_playwright,
-)
 
-if sync_playwright is not None:
-    from playwright.sync_api import expect
+pytestmark = BROWSER_TEST
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
-
-LANGUAGES = {"en-US": "en", "zh-CN": "zh-hans"}
 WITH_PHONE = {"has_phone": True}
 
 
@@ -68,12 +51,7 @@ def set_condition(page, condition: dict) -> None:
 
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_edit_a_rule_tag_see_it_refresh_then_read_why(
-    locale,
-    live_server,
-    admin_user,
-    settings,
-    tmp_path,
-    browser_settings,  # noqa: F811
+    locale, live_server, admin_user, settings, screenshots
 ):
     # Given a rule tag held by the one person without a phone (refreshed on creation)
     with_phone = [PersonFactory(phone=f"+861380013800{n}") for n in range(2)]
@@ -88,20 +66,11 @@ def test_edit_a_rule_tag_see_it_refresh_then_read_why(
         actor=Actor.system("test"),
     )
     settings.JOBS_RUN_INLINE = False  # from here on, saves queue their refresh for a worker
-    shots = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
     lang = LANGUAGES[locale]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(locale=locale).new_page()
-        page.set_default_timeout(15_000)
-
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        expect(page.locator("#site-name")).to_be_visible()
+    with chromium() as browser:
+        page = open_page(browser, locale=locale)
+        log_in(page, live_server.url)
         assert page.locator("html").get_attribute("lang") == lang
 
         # When staff change the condition and save
@@ -130,7 +99,6 @@ def test_edit_a_rule_tag_see_it_refresh_then_read_why(
         churned = page.locator('.why-rule[data-why-key="churned"]')
         expect(churned).to_have_attribute("data-why-result", "not-held")
         rule.scroll_into_view_if_needed()
-        page.screenshot(path=str(shots / f"person-{lang}.png"), full_page=True)
-        browser.close()
+        page.screenshot(path=str(screenshots / f"person-{lang}.png"), full_page=True)
 
     assert Tag.objects.get(pk=tag.pk).last_refresh_added == 2

@@ -192,3 +192,23 @@ def test_imported_followers_get_a_lifecycle_tag_after_the_refresh(fake_wechat, w
     tags = TagAssignment.objects.filter(tag__key__in=LIFECYCLE)
     assert sorted(tags.values_list("tag__key", flat=True)) == ["new"] * 3
     assert tags.values("person").distinct().count() == Person.objects.live().count() == 3
+
+
+def test_only_a_sighting_of_its_own_skips_the_wait_for_the_flush(miniprogram, actor):
+    """A resolve's own transaction (a created person, its audit) must be durable; a returning
+    user's sighting alone need not (identity.seen.record_sighting)."""
+    from django.db import connection
+
+    from identity.seen import record_sighting
+
+    def synchronous_commit():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    person = resolve_identity(app=miniprogram, openid="oSeen1", actor=actor, seen=False).person
+    record_seen([person.pk], ago(days=3))
+    assert synchronous_commit() == "on"
+    record_sighting(person_ids=[person.pk], at=timezone.now())
+    assert synchronous_commit() == "off"  # local to the statement's transaction (here the test's)
+    assert seen(person)[1] > ago(minutes=1)

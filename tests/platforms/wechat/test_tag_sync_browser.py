@@ -7,9 +7,7 @@ the segment's followers. In English and in Chinese, by selectors only. With
 REPORT_SCREENSHOTS=<dir> the segment page is saved there as tag-sync-<lang>.png.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -18,31 +16,11 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from platforms.wechat.models import WeChatTagSync
 from platforms.wechat.tasks import SYNC_TASK_NAME, sync_segment_tag_job
 from profiles.services.tags import assign_tags
+from tests.browser import BROWSER_TEST, LOCALES, VIEWPORT, chromium, expect, log_in, open_page
 from tests.factories import PersonFactory
 from tests.platforms.wechat.conftest import SERVICE
-from tests.profiles.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, browser_settings  # noqa: F401 - a fixture
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the requirements install it
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium on this machine (apt install chromium)"
-    ),
-    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed"),
-]
-
-LOCALES = [pytest.param("en-US", "en", id="en"), pytest.param("zh-CN", "zh-hans", id="zh-hans")]
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+pytestmark = BROWSER_TEST
 
 
 def run_queued_syncs() -> int:
@@ -73,7 +51,6 @@ def account_tags(fake_wechat) -> dict:
     return dict(fake_wechat.apps[SERVICE].tags)
 
 
-@pytest.mark.usefixtures("browser_settings")
 @pytest.mark.parametrize(("locale", "lang"), LOCALES)
 def test_sync_a_segment_to_a_service_account_tag(
     live_server,
@@ -88,14 +65,9 @@ def test_sync_a_segment_to_a_service_account_tag(
 ):
     settings.JOBS_RUN_INLINE = False  # the action queues the sync for a worker
     url = live_server.url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(locale=locale, viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        page.goto(f"{url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
+    with chromium() as browser:
+        page = open_page(browser, locale=locale, viewport=VIEWPORT)
+        log_in(page, url)
         expect(page.locator("html")).to_have_attribute("lang", lang)
 
         page.goto(f"{url}/admin/profiles/segment/")
@@ -122,7 +94,6 @@ def test_sync_a_segment_to_a_service_account_tag(
         expect(state).to_contain_text("VIP members")
         expect(state.locator(".sync-error")).to_have_text("-")
         page.screenshot(path=str(screenshots / f"tag-sync-{lang}.png"), full_page=True)
-        browser.close()
 
     sync = WeChatTagSync.objects.get(segment=vip_segment)
     account = fake_wechat.apps[SERVICE]
