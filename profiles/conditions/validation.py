@@ -1,6 +1,7 @@
 """Validate a condition tree, reporting each bad node by its path (e.g. `all[2].any[0]`).
 
-`ConditionInvalid.errors` maps those paths to messages (what the API and the forms show);
+`ConditionInvalid.errors` maps those paths to messages (what the API and the forms show, in the
+request's language: the admin's Chinese staff read them at their rows);
 `ConditionInvalid.located` lists the same messages with the path as a list of keys and indexes,
 ending with the key of the leaf's bad value when there is one (`["all", 2, "value"]`), so that
 the admin's condition builder can show each message at its row and input.
@@ -8,6 +9,8 @@ the admin's condition builder can show each message at its row and input.
 
 import re
 from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
 
 from identity.models import App, AppKind
 from profiles.conditions.dependencies import reaches, referenced_tags
@@ -98,13 +101,18 @@ class _Checker:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             if self.nodes == MAX_NODES + 1:
-                self.fail(path, f"The condition has more than {MAX_NODES} nodes.")
+                self.fail(
+                    path, _("The condition has more than %(count)d nodes.") % {"count": MAX_NODES}
+                )
             return
         if depth > MAX_DEPTH:
-            self.fail(path, f"The condition is nested deeper than {MAX_DEPTH} levels.")
+            self.fail(
+                path,
+                _("The condition is nested deeper than %(count)d levels.") % {"count": MAX_DEPTH},
+            )
             return
         if not isinstance(node, dict) or len(node) == 0:
-            self.fail(path, "Each node must be a non-empty object.")
+            self.fail(path, _("Each node must be a non-empty object."))
             return
         unfit = unfit_scalar(node)
         if unfit:
@@ -114,7 +122,8 @@ class _Checker:
         if len(kinds) != 1:
             self.fail(
                 path,
-                "A node needs exactly one of: " + ", ".join(COMBINATORS + LEAVES) + ".",
+                _("A node needs exactly one of: %(kinds)s.")
+                % {"kinds": ", ".join(COMBINATORS + LEAVES)},
             )
             return
         getattr(self, f"check_{kinds[0]}")(node, path, depth)
@@ -122,13 +131,16 @@ class _Checker:
     def _only(self, node, path, allowed) -> None:
         extra = sorted(set(node) - set(allowed))
         if extra:
-            self.fail(path, f"Unexpected keys: {', '.join(shown(key) for key in extra)}.")
+            self.fail(
+                path,
+                _("Unexpected keys: %(keys)s.") % {"keys": ", ".join(shown(key) for key in extra)},
+            )
 
     def _children(self, node, path, depth, key) -> None:
         self._only(node, path, [key])
         children = node[key]
         if not isinstance(children, list) or not children:
-            self.fail(f"{path}.{key}".lstrip("."), "Must be a non-empty list of conditions.")
+            self.fail(f"{path}.{key}".lstrip("."), _("Must be a non-empty list of conditions."))
             return
         for index, child in enumerate(children):
             self.node(child, f"{path}.{key}[{index}]".lstrip("."), depth + 1)
@@ -150,73 +162,113 @@ class _Checker:
         self._only(node, path, ["tag"])
         key = node["tag"]
         if not self._known("tags", key):
-            self.fail(path, f"Unknown tag {shown(key)}.", "tag")
+            self.fail(path, _("Unknown tag %(tag)s.") % {"tag": shown(key)}, "tag")
         elif key == self.forbidden_tag:
-            self.fail(path, "A rule tag cannot depend on itself.", "tag")
+            self.fail(path, _("A rule tag cannot depend on itself."), "tag")
 
     def check_app(self, node, path, depth):
         self._only(node, path, ["app"])
         if not self._known("apps", node["app"]):
-            self.fail(path, f"Unknown appid {shown(node['app'])}.", "app")
+            self.fail(path, _("Unknown appid %(appid)s.") % {"appid": shown(node["app"])}, "app")
 
     def check_followed(self, node, path, depth):
         self._only(node, path, ["followed"])
         if not self._known("service_accounts", node["followed"]):
-            message = f"{shown(node['followed'])} is not a registered service account."
+            message = _("%(appid)s is not a registered service account.") % {
+                "appid": shown(node["followed"])
+            }
             self.fail(path, message, "followed")
 
     def check_has_phone(self, node, path, depth):
         self._only(node, path, ["has_phone"])
         if not isinstance(node["has_phone"], bool):
-            self.fail(path, "has_phone must be true or false.", "has_phone")
+            self.fail(path, _("has_phone must be true or false."), "has_phone")
 
     def check_field(self, node, path, depth):
         self._only(node, path, ["field", "op", "value"])
         field, op, value = node.get("field"), node.get("op"), node.get("value")
         if not isinstance(field, str) or field not in FIELDS:
-            self.fail(path, f"Unknown field {shown(field)}; known: {', '.join(FIELDS)}.", "field")
+            self.fail(
+                path,
+                _("Unknown field %(field)s; known: %(known)s.")
+                % {"field": shown(field), "known": ", ".join(FIELDS)},
+                "field",
+            )
             return
         if field in TIME_FIELDS:
             if op not in TIME_OPS:
-                self.fail(path, f"{field} takes op {' or '.join(TIME_OPS)}.", "op")
+                self.fail(
+                    path,
+                    _("%(field)s takes op %(ops)s.")
+                    % {"field": field, "ops": " or ".join(TIME_OPS)},
+                    "op",
+                )
             elif not is_days(value):
-                self.fail(path, f"value must be a whole number of days, 1 to {MAX_DAYS}.", "value")
+                self.fail(
+                    path,
+                    _("value must be a whole number of days, 1 to %(max)d.") % {"max": MAX_DAYS},
+                    "value",
+                )
             return
         if field in TEXT_FIELDS:
             if op not in ("=", "!="):
-                self.fail(path, f"{field} takes op = or !=.", "op")
+                self.fail(path, _("%(field)s takes op = or !=.") % {"field": field}, "op")
             elif not isinstance(value, str) or len(value) > MAX_TEXT:
-                message = f"value must be a string of at most {MAX_TEXT} characters."
+                message = _("value must be a string of at most %(max)d characters.") % {
+                    "max": MAX_TEXT
+                }
                 self.fail(path, message, "value")
             return
         if op not in COMPARISONS:
-            self.fail(path, f"{field} takes op {', '.join(COMPARISONS)}.", "op")
+            self.fail(
+                path,
+                _("%(field)s takes op %(ops)s.") % {"field": field, "ops": ", ".join(COMPARISONS)},
+                "op",
+            )
         elif field in COUNT_FIELDS and not is_count(value):
-            self.fail(path, f"value must be a whole number from 0 to {MAX_COUNT}.", "value")
+            self.fail(
+                path,
+                _("value must be a whole number from 0 to %(max)d.") % {"max": MAX_COUNT},
+                "value",
+            )
         elif field in AMOUNT_FIELDS and not is_amount(value):
             self.fail(
                 path,
-                "value must be an amount with at most 14 digits before the decimal point "
-                "and 2 after it.",
+                _(
+                    "value must be an amount with at most 14 digits before the decimal point "
+                    "and 2 after it."
+                ),
                 "value",
             )
 
     def check_event(self, node, path, depth):
         self._only(node, path, ["event", "within_days", "min_count", "max_count"])
         if not self._known("event_types", node["event"]):
-            self.fail(path, f"Unknown event type {shown(node['event'])}.", "event")
+            self.fail(
+                path, _("Unknown event type %(type)s.") % {"type": shown(node["event"])}, "event"
+            )
         if not is_days(node.get("within_days")):
-            message = f"within_days must be a whole number of days, 1 to {MAX_DAYS}."
+            message = _("within_days must be a whole number of days, 1 to %(max)d.") % {
+                "max": MAX_DAYS
+            }
             self.fail(path, message, "within_days")
         low, high = node.get("min_count"), node.get("max_count")
         for name, value in (("min_count", low), ("max_count", high)):
             if value is not None and not is_event_count(value):
-                self.fail(path, f"{name} must be a whole number from 0 to {MAX_COUNT}.", name)
+                self.fail(
+                    path,
+                    _("%(name)s must be a whole number from 0 to %(max)d.")
+                    % {
+                        "name": name,
+                        "max": MAX_COUNT,
+                    },
+                    name,
+                )
                 return
         if low is None and high is None:
-            self.fail(path, "Give min_count, max_count or both.", "min_count")
+            self.fail(path, _("Give min_count, max_count or both."), "min_count")
         elif low is not None and high is not None and low > high:
-            self.fail(path, "min_count is greater than max_count.", "min_count")
+            self.fail(path, _("min_count is greater than max_count."), "min_count")
 
 
 def check_shape(condition) -> None:
@@ -252,6 +304,6 @@ def validate(condition, *, forbidden_tag: str | None = None) -> None:
         rules = {key: referenced_tags(cond) for key, cond in tags.items() if cond is not None}
         rules[forbidden_tag] = referenced_tags(condition)
         if reaches(rules, start=forbidden_tag):
-            checker.fail("$", "The rule depends on itself through other rule tags.")
+            checker.fail("$", _("The rule depends on itself through other rule tags."))
     if checker.errors:
         raise ConditionInvalid(checker.errors, checker.located)

@@ -132,6 +132,17 @@ def test_errors_carry_the_path_of_their_node_and_value(admin_client, audience, s
     assert "no_such_tag" in by_path[("all", 2, "not", "tag")]
 
 
+def test_errors_are_in_the_staff_users_language(admin_client, audience):
+    condition = {"all": [{"field": "pay_count", "op": ">=", "value": -1}, {"tag": "no_such"}]}
+
+    response = post(admin_client, {"condition": condition}, headers={"accept-language": "zh-hans"})
+
+    assert response.status_code == 400
+    by_path = {tuple(error["path"]): error["message"] for error in response.json()["errors"]}
+    assert by_path[("all", 0, "value")] == "数值必须是 0 到 2147483647 之间的整数。"
+    assert by_path[("all", 1, "tag")] == "未知标签 'no_such'。"
+
+
 def test_a_rule_that_would_depend_on_itself_is_refused(admin_client, audience):
     response = post(admin_client, {"condition": {"tag": "churned"}, "tag": "churned"})
 
