@@ -272,6 +272,7 @@ def test_a_section_without_a_viewer_shows_nothing(rules):
     assert why(Person.objects.get(pk=person.pk)) is None
 
 
+@pytest.mark.pg_timers  # statement_timeout: PostgreSQL timers stop under libfaketime
 def test_a_reading_stopped_by_the_timeout_says_so_and_the_page_goes_on(rules, admin_user, settings):
     # Given the stats table locked by another session and a short statement timeout
     settings.CONDITION_STATEMENT_TIMEOUT_MS = 200
