@@ -28,12 +28,14 @@ install: $(STAMP)
 ## demo works offline. The demo's admin login and API key are kept across runs (ROTATE=1 makes
 ## new ones); WECHAT_API_BASE goes to .local/run.env for manage.py in another shell. Ctrl-C
 ## stops all three: the worker (which ignores the terminal's SIGINT, as background processes
-## do) gets one SIGTERM, finishes its running jobs and exits.
+## do) gets one SIGTERM, finishes its running jobs and exits. The server and the worker share
+## one metrics directory (config/metrics_files.py), so /metrics shows the worker's counters too.
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) -m demo --host '$(HOST)' --port '$(PORT)' --wechat-api-base '$(WECHAT_API_BASE)'$(if $(ROTATE), --rotate)
 	@export WECHAT_API_BASE='$(WECHAT_API_BASE)'; \
 	$(PY) manage.py fake_wechat --port $(FAKE_WECHAT_PORT) & fake=$$!; \
+	export PROMETHEUS_MULTIPROC_DIR="$$($(PY) -m config.metrics_files)"; \
 	$(PY) manage.py run_worker & worker=$$!; \
 	stop() { trap - EXIT INT TERM; kill $$fake 2>/dev/null; kill -TERM $$worker 2>/dev/null; \
 		wait $$worker 2>/dev/null; }; \

@@ -30,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
-APP_PORT, BASE_PORT = 8100, 8101
+APP_PORT, BASE_PORT, CACHED_PORT = 8100, 8101, 8102
 
 
 def env(**extra) -> dict:
@@ -62,11 +62,11 @@ def manage(*args, **extra) -> str:
     return done.stdout
 
 
-def serve(app: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+def serve(app: str, port: int, workers: int, threads: int, **extra) -> subprocess.Popen:
     process = subprocess.Popen(
         [PY, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", app],
         cwd=ROOT,
-        env=env(GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads)),
+        env=env(GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads), **extra),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -144,6 +144,11 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=50_000)
     parser.add_argument("--job-workers", type=int, default=1, help="run_worker processes")
     parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="Redis of the person cache's scenario (default REDIS_URL; none: not measured)",
+    )
+    parser.add_argument(
         "--only", choices=["all", "pipeline", "analytics", "lookups"], default="all"
     )
     parser.add_argument(
@@ -194,7 +199,10 @@ def run(args) -> None:
     key = manage("create_api_key", "bench", "--scopes", "all").strip()
     results = Results(config=vars(args))
     results["postgres"] = server_settings(list(machine_settings()))
-    app = serve("config.wsgi:application", APP_PORT, args.workers, args.threads)
+    # The service without the person cache; the cached one is started beside it (--redis-url).
+    app = serve(
+        "config.wsgi:application", APP_PORT, args.workers, args.threads, PERSON_CACHE_SECONDS="0"
+    )
     if args.only in ("pipeline", "analytics"):
         try:
             scenario = pipeline if args.only == "pipeline" else analytics
@@ -214,12 +222,15 @@ def run(args) -> None:
         results["lookup"] = wrk(
             "lookup.lua", APP_PORT, args.seconds, args.connections, **common, KEY=key
         )
+        if args.redis_url:
+            results.update(cached_lookup(key, args, common))
         results["resolve_existing"] = wrk(
             "resolve.lua", APP_PORT, args.seconds, args.connections, **common, KEY=key
         )
         results["resolve_new"] = wrk(
             "resolve.lua", APP_PORT, args.seconds, args.connections, **common, KEY=key, NEW="1"
         )
+        results.update(batch_lookup(key, args, ds))
         if args.only == "lookups":
             return report(results)
         results.update(python_scenarios(key, args, ds))
@@ -303,7 +314,34 @@ def analytics(key: str, args, ds) -> dict:
     )
 
 
-def python_scenarios(key: str, args, ds) -> dict:
+def cached_lookup(key: str, args, common: dict) -> dict:
+    """The single lookup through the person cache (Redis at --redis-url): every person's entry
+    filled first by one lookup each, then the same random lookups as the uncached round."""
+    cached = serve(
+        "config.wsgi:application",
+        CACHED_PORT,
+        args.workers,
+        args.threads,
+        REDIS_URL=args.redis_url,
+        PERSON_CACHE_SECONDS="3600",
+    )
+    try:
+        # Long enough to go through every person at least once at the uncached rate.
+        seconds = 10 + args.persons // 800
+        warm = wrk("lookup_all.lua", CACHED_PORT, seconds, args.connections, **common, KEY=key)
+        return {
+            "lookup_cache_fill": warm,
+            "lookup_cached": wrk(
+                "lookup.lua", CACHED_PORT, args.seconds, args.connections, **common, KEY=key
+            ),
+        }
+    finally:
+        cached.terminate()
+        cached.wait(timeout=20)
+
+
+def batch_lookup(key: str, args, ds) -> dict:
+    """A batch of 1000 random openids through the API, and the statement it runs, bare."""
     import random
 
     import psycopg
@@ -337,7 +375,15 @@ def python_scenarios(key: str, args, ds) -> dict:
         **{k: v for k, v in dsn.items() if k in ("dbname", "user", "password", "host", "port")}
     ) as conn:
         raw = timed(lambda: conn.execute(raw_sql, (app_pk, keys())).fetchall(), 20)
+    return {"batch_lookup_1000": batch, "batch_raw_sql_1000": raw}
 
+
+def python_scenarios(key: str, args, ds) -> dict:
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{APP_PORT}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
     segment_count = timed(
         lambda: client.get("/api/v1/segments/bench_buyers").raise_for_status(), 10
     )
@@ -345,8 +391,6 @@ def python_scenarios(key: str, args, ds) -> dict:
         lambda: client.get("/api/v1/segments/bench_buyers/members?limit=100").raise_for_status(), 10
     )
     return {
-        "batch_lookup_1000": batch,
-        "batch_raw_sql_1000": raw,
         "segment_count": segment_count,
         "segment_members_page": members,
     }
@@ -432,14 +476,15 @@ def lookup_rows(r: dict) -> list[tuple[str, str, str, str]]:
         ("single lookup (bare baseline)", f"{base:.0f} req/s", _lat(r["lookup_baseline"]), "1.00")
     ]
     for name, label in (
-        ("lookup", "single lookup"),
+        ("lookup", "single lookup, no cache"),
+        ("lookup_cached", "single lookup, cache warm"),
         ("resolve_existing", "resolve, existing openid"),
         ("resolve_new", "resolve, new openid"),
     ):
+        if name not in r:
+            continue
         rps = r[name]["rps"]
         rows.append((label, f"{rps:.0f} req/s", _lat(r[name]), f"{rps / base:.2f} of baseline"))
-    if "batch_lookup_1000" not in r:  # --only lookups
-        return rows
     raw = r["batch_raw_sql_1000"]["p50_ms"]
     batch = r["batch_lookup_1000"]
     rows.append(

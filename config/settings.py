@@ -3,7 +3,8 @@
 Documented variables (see README "Configuration"): DATABASE_URL, REDIS_URL, SECRET_KEY,
 PERSONAL_DATA_KEYS, BLIND_INDEX_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, LANGUAGE_CODE,
 DB_CONN_MAX_AGE, DB_POOL, DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE, SECURE_SSL_REDIRECT,
-SECURE_PROXY_SSL_HEADER, SECURE_HSTS_SECONDS, LOG_LEVEL.
+SECURE_PROXY_SSL_HEADER, SECURE_HSTS_SECONDS, LOG_LEVEL, LOG_FORMAT, PERSON_CACHE_SECONDS,
+CACHE_TIMEOUT_SECONDS, DATABASE_REPLICA_URL, REPLICA_MAX_LAG_SECONDS, REPLICA_RETRY_SECONDS.
 """
 
 import os
@@ -11,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config import local_state
 from config.env import env_bool, env_int, env_list, env_str
@@ -68,6 +70,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, the request metrics and the access line see every answer.
+    "config.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ under gunicorn alone (no proxy needed), right after the security headers
     # and before anything that reads sessions or the database.
@@ -82,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    # Read-your-writes of the replica: an API write's WAL position, before its answer leaves.
+    "config.write_positions.WritePositionMiddleware",
     # Last, as django-axes requires: turns a refused admin login into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -107,8 +113,8 @@ TEMPLATES = [
 ]
 
 
-def _database_config() -> dict:
-    url = env_str("DATABASE_URL")
+def _database_config(variable: str = "DATABASE_URL") -> dict:
+    url = env_str(variable)
     if url is None:
         url = local_state.embedded_database_url()
     config = dj_database_url.parse(url)
@@ -117,7 +123,9 @@ def _database_config() -> dict:
     query_host = parse_qs(urlsplit(url).query).get("host")
     if query_host and not config.get("HOST"):
         config["HOST"] = query_host[0]
-    config["ENGINE"] = "django.db.backends.postgresql"
+    # Django's backend with a local health check and one retry of a read on a lost connection
+    # (config/postgresql/base.py): no `SELECT 1` round trip before each request's first query.
+    config["ENGINE"] = "config.postgresql"
     config["CONN_HEALTH_CHECKS"] = True
     options = config.setdefault("OPTIONS", {})
     options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
@@ -140,15 +148,39 @@ def _database_config() -> dict:
 
 
 DATABASES = {"default": _database_config()}
+# A streaming replica of the primary for the lookups' reads (config/db_routing.py), with the
+# primary's options. In tests it mirrors the primary; the replica tests start a real standby.
+if env_str("DATABASE_REPLICA_URL"):
+    if not env_str("REDIS_URL"):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL needs REDIS_URL: every process must see each caller's last "
+            "write (read-your-writes), which a process's own memory cannot share."
+        )
+    DATABASES["replica"] = {
+        **_database_config("DATABASE_REPLICA_URL"),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["config.db_routing.ReplicaRouter"]
+# Nobody reads a replica further behind than this many seconds; one that failed is left alone
+# for REPLICA_RETRY_SECONDS by each process, then tried again.
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 5)
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend, one client per pool (config/redis_cache.py).
+            "BACKEND": "config.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "uid"),
+            # A Redis that stops answering costs each request this long at most, after which
+            # the person cache reads the database (identity/person_cache.py).
+            "OPTIONS": {
+                "socket_connect_timeout": float(env_str("CACHE_TIMEOUT_SECONDS", "0.5")),
+                "socket_timeout": float(env_str("CACHE_TIMEOUT_SECONDS", "0.5")),
+            },
         }
     }
 else:
@@ -238,6 +270,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.ApiKeyRateThrottle"],
 }
+# The person cache (identity/person_cache.py): entries live this many seconds (0: off). It needs
+# a cache shared by every process (Redis): a process's own memory would miss the other
+# processes' invalidations, so it is off without REDIS_URL.
+PERSON_CACHE_SECONDS = env_int("PERSON_CACHE_SECONDS", 300 if REDIS_URL else 0)
 # In-process caches on the hot path: API keys (a revocation reaches every worker within this
 # time) and apps (name and kind changes; secrets are always read afresh).
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
@@ -302,13 +338,35 @@ JOBS_SCHEDULE = {
 # WeChat's API host; tests and the demo point it at a fake server on loopback.
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
 
+# LOG_FORMAT: `json` (one object per line, config/logs.py) or `plain`; another value stops the
+# start-up (dictConfig finds no such formatter). Each request's id (config/observability.py)
+# is added to its records, and Django's answers are logged by URL pattern, never by path.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "config.logs.json_formatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "filters": {
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+        "request_path": {"()": "config.logs.RequestPathFilter"},
+        "runserver_request_lines": {"()": "config.logs.RunserverRequestLineFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_str("LOG_FORMAT", "json").lower(),
+            "filters": ["request_id", "request_path", "runserver_request_lines"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's defaults give these their own handlers (runserver's request lines, DEBUG's
+        # console), which write around the filters above: one handler for every record, at
+        # the root's level.
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        "django.server": {"handlers": [], "level": "NOTSET", "propagate": True},
         # Request bodies and SQL parameters can carry personal data: keep them out of logs.
         "django.db.backends": {"level": "WARNING", "propagate": True},
         "pgserver": {"level": "WARNING", "propagate": True},

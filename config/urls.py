@@ -1,14 +1,16 @@
-"""The URLconf: health check, WeChat callbacks, admin (and its language switch), the API schema
-and each app's API."""
+"""The URLconf: health check, metrics, WeChat callbacks, admin (and its language switch), the API
+schema and each app's API."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from config.metrics_view import MetricsView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("platforms.wechat.urls")),
     path("admin/", admin.site.urls),
     # set_language: the admin header's language switch.

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Q
 
+from identity import person_cache
 from identity.exceptions import PersonNotFound, UnknownApp
 from identity.models import (
     ApiKey,
@@ -23,7 +24,7 @@ from identity.models import (
     Platform,
     UnionId,
 )
-from identity.person_reads import read_person, read_persons
+from identity.person_reads import read_persons
 from identity.phones import phone_index
 
 _apps: dict[str, tuple[float, App]] = {}
@@ -50,11 +51,16 @@ def get_app(appid: str, *, field: str = "appid") -> App:
     return app
 
 
+def _read_person(kind: str, params: list, allowed_app_ids: set[int] | None) -> Person | None:
+    """One person by one key, through the person cache."""
+    return person_cache.read_through(kind, params, allowed_app_ids=allowed_app_ids)
+
+
 def get_person(public_id: str, *, allowed_app_ids: set[int] | None = None) -> Person:
     """Return the live person for a public id; a merged-away id gives its survivor."""
     if not isinstance(public_id, str):
         raise PersonNotFound()
-    person = read_person("public_id", [public_id], allowed_app_ids=allowed_app_ids)
+    person = _read_person("public_id", [public_id], allowed_app_ids)
     if person is None:
         raise PersonNotFound()
     return person
@@ -63,17 +69,17 @@ def get_person(public_id: str, *, allowed_app_ids: set[int] | None = None) -> Pe
 def find_by_openid(
     app: App, openid: str, *, allowed_app_ids: set[int] | None = None
 ) -> Person | None:
-    return read_person("openid", [app.pk, openid], allowed_app_ids=allowed_app_ids)
+    return _read_person("openid", [app.pk, openid], allowed_app_ids)
 
 
 def find_by_unionid(
     unionid: str, platform: str = Platform.WECHAT, *, allowed_app_ids: set[int] | None = None
 ) -> Person | None:
-    return read_person("unionid", [platform, unionid], allowed_app_ids=allowed_app_ids)
+    return _read_person("unionid", [platform, unionid], allowed_app_ids)
 
 
 def find_by_phone(e164: str, *, allowed_app_ids: set[int] | None = None) -> Person | None:
-    return read_person("phone_index", [phone_index(e164)], allowed_app_ids=allowed_app_ids)
+    return _read_person("phone_index", [phone_index(e164)], allowed_app_ids)
 
 
 def _persons_by_key(

@@ -92,11 +92,13 @@ def _empty_job_queue_after_transactional_tests(request, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    """In-process caches of apps and keys must not carry rows from one test into the next."""
-    from identity import selectors
+    """In-process caches of apps and keys must not carry rows from one test into the next, nor
+    the person cache persons (a new epoch outdates every entry)."""
+    from identity import person_cache, selectors
 
     selectors._apps.clear()
     selectors.forget_cached_keys()
+    person_cache.forget_all()
     yield
     selectors._apps.clear()
     selectors.forget_cached_keys()

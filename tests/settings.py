@@ -18,3 +18,6 @@ API_RATE_LIMIT = None
 # Tests change keys and apps between requests: no in-process caching unless a test asks.
 API_KEY_CACHE_SECONDS = 0
 APP_CACHE_SECONDS = 0
+# The person cache is on in every test (one process: the local memory cache is shared enough);
+# it serves reads outside transactions only, so mostly the transactional tests.
+PERSON_CACHE_SECONDS = 300

@@ -8,6 +8,8 @@ TAGS_WRITE = "tags:write"
 SEGMENTS_READ = "segments:read"
 PERSONS_ERASE = "persons:erase"
 ANALYTICS_READ = "analytics:read"
+# The Prometheus metrics at /metrics (config/metrics_view.py): for the monitoring's key.
+METRICS_READ = "metrics:read"
 
 ALL_SCOPES = (
     IDENTITY_READ,
@@ -18,4 +20,5 @@ ALL_SCOPES = (
     SEGMENTS_READ,
     PERSONS_ERASE,
     ANALYTICS_READ,
+    METRICS_READ,
 )

@@ -7,7 +7,7 @@ from identity.exceptions import InvalidInput
 from identity.models import Platform
 from identity.phones import normalize_phone
 from identity.services.phone import ON_CONFLICT_CHOICES
-from identity.validators import MAX_BATCH, clean_identifier
+from identity.validators import IDENTIFIER_RE, MAX_BATCH, clean_identifier, is_blocked
 
 
 class StrictCharField(serializers.CharField):
@@ -77,6 +77,21 @@ class LookupQuery(serializers.Serializer):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({field: exc.detail}) from exc
         return attrs
+
+
+def plain_openid_lookup(params) -> dict | None:
+    """The validated query of the most frequent request, `?appid=&openid=` with plain values,
+    without building `LookupQuery`: profiled under load, the serializer's construction was a
+    tenth of the lookup's time. Anything else (None) goes through `LookupQuery`, whose answer
+    for these values would be the same."""
+    if len(params) != 2:
+        return None
+    appid, openid = params.get("appid"), params.get("openid")
+    if not (appid and openid and len(appid) <= 64 and appid.isprintable()):
+        return None
+    if appid.strip() != appid or not IDENTIFIER_RE.fullmatch(openid) or is_blocked(openid):
+        return None
+    return {"appid": appid, "openid": openid, "platform": Platform.WECHAT}
 
 
 class BatchLookupInput(serializers.Serializer):

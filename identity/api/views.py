@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from config.api import scopes
 from config.api.views import ERRORS, valid, valid_query
+from config.db_routing import replica_reads
 from identity import selectors
 from identity.api import serializers as s
 from identity.api.representation import PersonApiView
@@ -59,7 +60,9 @@ class PersonDetailView(PersonApiView):
         summary="Read a person; a merged-away id answers with the survivor",
     )
     def get(self, request, person_id: str):
-        return Response(self.represent(self.visible_person(person_id)))
+        with replica_reads(caller=request.auth.pk):
+            person = self.visible_person(person_id)
+        return Response(self.represent(person))
 
     @extend_schema(
         operation_id="persons_erase",
@@ -124,18 +127,19 @@ class PersonLookupView(PersonApiView):
         summary="Find one person by openid (with appid), unionid or phone (phone:read)",
     )
     def get(self, request):
-        query = valid_query(s.LookupQuery, request)
+        query = s.plain_openid_lookup(request.query_params) or valid_query(s.LookupQuery, request)
         restriction = self.key.allowed_app_ids
-        if "openid" in query:
-            app = self.app(query["appid"])
-            person = selectors.find_by_openid(app, query["openid"], allowed_app_ids=restriction)
-        elif "unionid" in query:
-            person = selectors.find_by_unionid(
-                query["unionid"], query["platform"], allowed_app_ids=restriction
-            )
-        else:
-            self.require_phone_read(field="phone")
-            person = selectors.find_by_phone(query["phone"], allowed_app_ids=restriction)
+        with replica_reads(caller=request.auth.pk):
+            if "openid" in query:
+                app = self.app(query["appid"])
+                person = selectors.find_by_openid(app, query["openid"], allowed_app_ids=restriction)
+            elif "unionid" in query:
+                person = selectors.find_by_unionid(
+                    query["unionid"], query["platform"], allowed_app_ids=restriction
+                )
+            else:
+                self.require_phone_read(field="phone")
+                person = selectors.find_by_phone(query["phone"], allowed_app_ids=restriction)
         body = self.represent(person)
         if body is None:
             raise PersonNotFound()
@@ -150,19 +154,20 @@ class PersonLookupView(PersonApiView):
     def post(self, request):
         data = valid(s.BatchLookupInput, request.data)
         restriction = self.key.allowed_app_ids
-        if "openids" in data:
-            keys = data["openids"]
-            app = self.app(data["appid"])
-            found = selectors.find_many_by_openids(app, keys, allowed_app_ids=restriction)
-        elif "unionids" in data:
-            keys = data["unionids"]
-            found = selectors.find_many_by_unionids(
-                keys, data["platform"], allowed_app_ids=restriction
-            )
-        else:
-            self.require_phone_read(field="phones")
-            keys = data["phones"]
-            found = selectors.find_many_by_phones(keys, allowed_app_ids=restriction)
+        with replica_reads(caller=request.auth.pk):
+            if "openids" in data:
+                keys = data["openids"]
+                app = self.app(data["appid"])
+                found = selectors.find_many_by_openids(app, keys, allowed_app_ids=restriction)
+            elif "unionids" in data:
+                keys = data["unionids"]
+                found = selectors.find_many_by_unionids(
+                    keys, data["platform"], allowed_app_ids=restriction
+                )
+            else:
+                self.require_phone_read(field="phones")
+                keys = data["phones"]
+                found = selectors.find_many_by_phones(keys, allowed_app_ids=restriction)
         results = [
             {"key": raw, "person": self.represent(found.get(key))}
             for raw, key in zip(data["raw_keys"], keys, strict=True)

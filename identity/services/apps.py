@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from identity import person_cache
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App, AppKind, Platform
 from identity.services.app_secrets import apply_credentials
@@ -50,6 +51,8 @@ def provision_app(
             app, secret=secret, callback_token=callback_token, aes_key=aes_key
         )
         app.save()
+        if not created:
+            person_cache.forget_all_on_commit()  # identities show the app's kind
         record_audit(
             actor=actor,
             action="app.create" if created else "app.update",

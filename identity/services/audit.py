@@ -3,6 +3,7 @@ persons by id and phones only masked."""
 
 from typing import Any
 
+from identity import person_cache
 from identity.models import Actor, AuditEntry, Person
 
 
@@ -15,7 +16,12 @@ def record_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Write one audit entry; call it inside the transaction of the change it describes."""
+    """Write one audit entry; call it inside the transaction of the change it describes.
+
+    The entry's person changed: its cached answers are outdated once the change commits.
+    """
+    if person is not None:
+        person_cache.changed([person.pk])
     return AuditEntry.objects.create(
         actor_type=actor.type,
         actor=actor.label,

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from identity import person_cache
 from identity.models import Actor, App
 from identity.models.persons import new_public_id
 
@@ -108,6 +109,7 @@ def insert_audit_entries(actor: Actor, changes: list[tuple[int, str, dict]]) -> 
     public id: the rows AuditEntry.objects.bulk_create would write, in one statement."""
     if not changes:
         return
+    person_cache.changed(person for person, _, _ in changes)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO identity_auditentry "

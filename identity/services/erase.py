@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from identity import person_cache
 from identity.models import Actor, Identity, Person, UnionId
 from identity.services.audit import record_audit
 from identity.services.erase_traces import erase_traces
@@ -41,6 +42,8 @@ def erase_person_apps(*, person: Person, app_ids: Iterable[int], actor: Actor) -
 
 def _lock_survivor(person_pk: int) -> Person:
     person = lock_persons(person_pk)[person_pk]
+    # Erasure takes keys away (phone, identities): those answering the person now are outdated.
+    person_cache.changed([person.pk, person.merged_into_id], removes_keys=True)
     if person.merged_into_id:
         person = lock_live_persons(person.merged_into_id)[person.merged_into_id]
     return person

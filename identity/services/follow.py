@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from identity import person_cache
 from identity.models import Actor, AuditEntry, Identity
 from identity.services.audit import record_audit
 from identity.services.bulk_rows import json_list
@@ -152,7 +153,8 @@ def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool
             RETURNING a.appid, i.followed, was.followed,
                 (i.followed, i.followed_at, i.unfollowed_at, i.subscribe_scene)
                 IS DISTINCT FROM
-                (was.followed, was.followed_at, was.unfollowed_at, was.subscribe_scene)
+                (was.followed, was.followed_at, was.unfollowed_at, was.subscribe_scene),
+                i.person_id
             """,
             [  # JSON lists rather than arrays: see identity/services/bulk_rows.py
                 json_list(o.identity_pk for o in observations),
@@ -162,4 +164,7 @@ def _update(observations: list[FollowObservation]) -> list[tuple[str, bool, bool
                 json_list(o.snapshot for o in observations),
             ],
         )
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    # Answers show each identity's follow state.
+    person_cache.changed(row[4] for row in rows if row[3])
+    return [row[:4] for row in rows]

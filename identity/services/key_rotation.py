@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from identity import crypto
+from identity import crypto, person_cache
 from identity.models import Actor, App, Person
 from identity.services.audit import record_audit
 
@@ -72,6 +72,7 @@ def rotate_personal_data_key(
         rewritten[name] = done
     with transaction.atomic():
         record_audit(actor=actor, action="keys.rotate", target="personal data", after=rewritten)
+        person_cache.forget_all_on_commit()  # entries hold phones encrypted under older keys
     return rewritten
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Collection
 from typing import Literal
 
-from identity import crypto
+from identity import crypto, person_cache
 from identity.exceptions import PersonErased, PhoneConflict
 from identity.merge_conflicts import merge_conflicts
 from identity.models import Actor, MergeReason, Person
@@ -60,6 +60,8 @@ def _bind(
     holder_pk = Person.objects.filter(phone_index=index).values_list("pk", flat=True).first()
     pks = [person_pk] if holder_pk in (None, person_pk) else [person_pk, holder_pk]
     persons = lock_live_persons(*pks)
+    # A number changed or moved leaves its former key to no one (or to another person).
+    person_cache.changed(pks, removes_keys=True)
     person = persons[person_pk]
     if person.erased_at:
         raise PersonErased()

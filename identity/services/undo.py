@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 
+from identity import person_cache
 from identity.exceptions import UndoConflict
 from identity.models import Actor, Identity, MergeRecord, Person, UnionId
 from identity.services.audit import person_snapshot, record_audit
@@ -53,6 +54,7 @@ def _undo(*, record_pk: int, actor: Actor) -> MergeRecord:
     record.undone_at = now
     record.undone_by = str(actor)
     record.save(update_fields=["undone_at", "undone_by"])
+    person_cache.changed([survivor.pk])  # it loses what goes back to the loser
     record_audit(
         actor=actor,
         action="merge.undo",

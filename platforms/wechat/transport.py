@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from config.metrics import WECHAT_CALL_DURATION, WECHAT_CALLS
 from identity.models import App
 from platforms.wechat import tokens
 from platforms.wechat.errors import (
@@ -56,6 +57,7 @@ class WeChatTransport:
     def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> dict:
         """Call an endpoint and return its JSON body, raising WeChatError on an error code."""
         for attempt in range(RETRIES + 1):
+            started = time.perf_counter()
             try:
                 response = self.http.request(method, path, params=params, json=json)
                 body = response.json()
@@ -70,10 +72,12 @@ class WeChatTransport:
             else:
                 errcode = int(body.get("errcode") or 0) if isinstance(body, dict) else 0
                 if errcode == 0 and response.status_code == 200 and isinstance(body, dict):
+                    _observe(path, "ok", started)
                     return body
                 error = error_for(
                     errcode, body.get("errmsg", "") if isinstance(body, dict) else "", endpoint=path
                 )
+            _observe(path, str(error.errcode) if error.errcode else "transport_error", started)
             if not isinstance(error, WeChatUnavailable) or error.errcode == Errcode.RATE_LIMITED:
                 raise error
             if attempt < RETRIES:
@@ -114,6 +118,12 @@ class WeChatTransport:
             },
         )
         return body["access_token"], int(body.get("expires_in", 7200))
+
+
+def _observe(path: str, outcome: str, started: float) -> None:
+    """Count one HTTP call by its path (params hold the identifiers, never the path)."""
+    WECHAT_CALL_DURATION.labels(path).observe(time.perf_counter() - started)
+    WECHAT_CALLS.labels(path, outcome).inc()
 
 
 def app_secret(app: App) -> str:

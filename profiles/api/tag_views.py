@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from config.api import scopes
 from config.api.views import ERRORS, ApiView, valid, valid_query
+from config.db_routing import replica_reads
 from identity.api.representation import PersonApiView
 from identity.api.serializers import PersonOut
 from identity.exceptions import Conflict
@@ -102,21 +103,23 @@ class SegmentMembersView(PersonApiView):
     )
     def get(self, request, key: str):
         query = valid_query(s.MembersQuery, request)
-        segment = selectors.get_segment(key)
-        app = self.app(query["appid"]) if "appid" in query else None
-        try:
-            members, next_cursor = selectors.segment_members(
-                segment,
-                limit=query["limit"],
-                cursor=query.get("cursor"),
-                app=app,
-                allowed_app_ids=self.key.allowed_app_ids,
-            )
-        except ConditionInvalid as exc:  # stored before today's bounds
-            raise Conflict(
-                "The segment's condition can no longer be evaluated; fix it in the admin.",
-                details={"condition": [f"{path}: {' '.join(m)}" for path, m in exc.errors.items()]},
-            ) from exc
+        with replica_reads(caller=request.auth.pk):
+            segment = selectors.get_segment(key)
+            app = self.app(query["appid"]) if "appid" in query else None
+            try:
+                members, next_cursor = selectors.segment_members(
+                    segment,
+                    limit=query["limit"],
+                    cursor=query.get("cursor"),
+                    app=app,
+                    allowed_app_ids=self.key.allowed_app_ids,
+                )
+            except ConditionInvalid as exc:  # stored before today's bounds
+                errors = [f"{path}: {' '.join(m)}" for path, m in exc.errors.items()]
+                raise Conflict(
+                    "The segment's condition can no longer be evaluated; fix it in the admin.",
+                    details={"condition": errors},
+                ) from exc
         results = []
         for member in members:
             body = self.represent(member)

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from identity import person_cache
 from identity.exceptions import Conflict
 from identity.models import Actor
 from identity.services.audit import record_audit
@@ -35,6 +36,7 @@ def delete_tag(*, tag: Tag, actor: Actor) -> int:
             raise Conflict(f"The tag is used by {', '.join(users)}.", details={"used_by": users})
         held = stored.assignments.count()
         stored.delete()
+        person_cache.forget_all_on_commit()  # its holders' answers show it
         record_audit(
             actor=actor,
             action="tag.delete",

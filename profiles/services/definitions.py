@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils.translation import ngettext
 
+from identity import person_cache
 from identity.exceptions import InvalidInput
 from identity.models import Actor
 from identity.services.audit import record_audit
@@ -65,6 +66,9 @@ def _save_tag(tag: Tag, creating: bool, actor: Actor) -> Tag:
             # a new manual tag from staff's choices.
             TagAssignment.objects.filter(tag=tag).delete()
     tag.save()
+    if not creating:
+        # Holders show the tag's name and group: every answer may change.
+        person_cache.forget_all_on_commit()
     exclusive = tag.group_id if tag.group and tag.group.exclusive else None
     TagAssignment.objects.filter(tag=tag).exclude(exclusive_group_id=exclusive).update(
         exclusive_group_id=exclusive
@@ -108,6 +112,7 @@ def save_tag_group(*, group: TagGroup, actor: Actor) -> TagGroup:
                 stored = TagGroup.objects.get(pk=group.pk)
                 before = {"name": stored.name, "exclusive": stored.exclusive}
             group.save()
+            person_cache.forget_all_on_commit()
             exclusive = group.pk if group.exclusive else None
             TagAssignment.objects.filter(tag__group=group).update(exclusive_group_id=exclusive)
             record_audit(

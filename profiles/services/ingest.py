@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from config.metrics import EVENTS_ACCEPTED
 from identity.exceptions import InvalidInput
 from identity.models import Actor, App
 from identity.services.retry import run_atomic_with_retries
@@ -73,6 +74,7 @@ def ingest_events(
         # own, not inside the ingest's (services/partitions.py says why).
         ensure_months(event.occurred_at for event in parsed)
         run_atomic_with_retries(lambda: _store(parsed, result, actor, allowed_app_ids, source))
+        EVENTS_ACCEPTED.labels(source).inc(result.accepted)
     result.errors.sort(key=lambda error: error["index"])
     return result
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from config.metrics import EVENTS_APPLIED
 from identity.models import Actor, AppKind
 from identity.services.follow import FollowObservation, record_follow_changes
 from identity.services.locking import key_share_lock_persons
@@ -101,6 +102,7 @@ def apply_pending_events(*, max_chunks: int | None = None, seconds: float | None
             chunk = _apply_one_by_one()
         if chunk is None:
             return done
+        EVENTS_APPLIED.inc(chunk.events)
         done.rows += chunk.rows
         done.events += chunk.events
         done.persons += chunk.persons

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from identity import person_cache
 from identity.models import Actor
 from identity.services.audit import record_audit
 from identity.services.retry import is_retryable
@@ -58,20 +59,26 @@ def refresh_rule_tag(
     started = time.monotonic()
     with bounded_statements() as cursor:
         cursor.execute(
-            f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "  # noqa: S608
+            # The matching persons once (MATERIALIZED): planned as a subquery re-run for each
+            # assignment, tables whose statistics lag (new ones, a test's) took seconds.
+            f"WITH m AS MATERIALIZED ({match_sql}) "  # noqa: S608
+            f"DELETE FROM profiles_tagassignment a WHERE a.tag_id = %s {scope_sql} "
             # NOT EXISTS, not NOT IN: an anti-join, where NOT IN over a million ids falls back
             # to re-running the subquery for every assignment.
-            f"AND NOT EXISTS (SELECT 1 FROM ({match_sql}) AS m(person_id) "
-            f"WHERE m.person_id = a.person_id)",
-            [tag.pk, *scope_params, *match_params],
+            f"AND NOT EXISTS (SELECT 1 FROM m WHERE m.pk = a.person_id) RETURNING a.person_id",
+            [*match_params, tag.pk, *scope_params],
         )
         removed = cursor.rowcount
+        touched = [row[0] for row in cursor.fetchall()]
         if exclusive_group is not None:
             cursor.execute(
-                f"DELETE FROM profiles_tagassignment a WHERE a.exclusive_group_id = %s "  # noqa: S608
-                f"AND a.tag_id <> %s AND a.person_id IN ({match_sql})",
-                [exclusive_group, tag.pk, *match_params],
+                f"WITH m AS MATERIALIZED ({match_sql}) "  # noqa: S608
+                f"DELETE FROM profiles_tagassignment a WHERE a.exclusive_group_id = %s "
+                f"AND a.tag_id <> %s AND a.person_id IN (SELECT m.pk FROM m) "
+                f"RETURNING a.person_id",
+                [*match_params, exclusive_group, tag.pk],
             )
+            touched += [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"INSERT INTO profiles_tagassignment "  # noqa: S608
             f"(person_id, tag_id, exclusive_group_id, source, assigned_by, assigned_at) "
@@ -79,10 +86,13 @@ def refresh_rule_tag(
             # A matching person whose (formerly manual) assignment expired holds it again.
             f"ON CONFLICT (person_id, tag_id) DO UPDATE SET expires_at = NULL, "
             f"source = EXCLUDED.source, assigned_at = EXCLUDED.assigned_at "
-            f"WHERE profiles_tagassignment.expires_at IS NOT NULL",
+            f"WHERE profiles_tagassignment.expires_at IS NOT NULL "
+            f"RETURNING profiles_tagassignment.person_id",
             [tag.pk, exclusive_group, TagSource.RULE, str(actor), *match_params],
         )
         added = cursor.rowcount
+        touched += [row[0] for row in cursor.fetchall()]
+        person_cache.changed(touched)
         cleared = {
             "last_refresh_error": "",
             "last_refresh_failed_at": None,

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from identity import person_cache
+
 GRANULARITY = timedelta(hours=1)
 
 
@@ -58,9 +60,11 @@ def record_seen(person_ids: Collection[int], at: datetime, *, durable: bool = Tr
                 first_resolved_at = LEAST(s.first_resolved_at, EXCLUDED.first_resolved_at),
                 last_resolved_at = GREATEST(s.last_resolved_at, EXCLUDED.last_resolved_at),
                 updated_at = now()
+            RETURNING s.person_id
             """.format(flush="" if durable else _NO_FLUSH_WAIT),  # noqa: S608 - a constant
             {"ids": ids, "at": at, "granularity": GRANULARITY},
         )
+        person_cache.changed(row[0] for row in cursor.fetchall())
 
 
 def carry_seen(*, survivor_id: int, loser_id: int) -> None:

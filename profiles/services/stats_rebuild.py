@@ -14,6 +14,7 @@ row of a person seen without events. The drift check therefore stays exact.
 
 from django.db import connection, transaction
 
+from identity import person_cache
 from profiles.services.pending import APPLIED, lock_out_applier
 from profiles.services.stats_updates import LOGIN, PAY
 
@@ -25,6 +26,10 @@ def rebuild_stats(person_ids: list[int] | None = None) -> int:
     """
     scope = "TRUE" if person_ids is None else "person_id = ANY(%(ids)s)"
     params = {"ids": person_ids or []}
+    if person_ids is None:
+        person_cache.forget_all_on_commit()
+    else:
+        person_cache.changed(person_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM profiles_personstats WHERE {scope} "  # noqa: S608

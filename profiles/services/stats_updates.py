@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from django.db import connection
 
+from identity import person_cache
+
 LOGIN, PAY = "login", "pay"
 
 
@@ -66,6 +68,7 @@ def apply_events(events: Iterable[StoredEvent]) -> None:
         return
     _upsert_type_stats(people)
     _upsert_person_stats(people)
+    person_cache.changed(people)
 
 
 def _upsert_type_stats(people: dict[int, _PersonAgg]) -> None:

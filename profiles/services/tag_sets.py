@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 
+from identity import person_cache
 from identity.exceptions import Conflict, InvalidInput
 from identity.models import Actor
 from identity.services.audit import record_audit
@@ -110,6 +111,7 @@ def tag_persons_of_query(
                 "source = EXCLUDED.source, assigned_by = EXCLUDED.assigned_by",
                 [tag.pk, exclusive, source, str(actor)[:200], live],
             )
+            person_cache.changed(live)
         record_audit(
             actor=actor,
             action="tag.assign_set",

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from identity import person_cache
 from identity.exceptions import InvalidInput, PersonErased
 from identity.models import Actor, Person
 from identity.services.audit import record_audit
@@ -71,6 +72,7 @@ def _assign(person_pks: list[int], tags: list[Tag], *, actor, source, expires_at
     and takes the new expiry, source and author. The other tags of an exclusive group go first,
     so that the group's unique constraint holds. Returns the keys displaced.
     """
+    person_cache.changed(person_pks)
     exclusive = {tag.group_id for tag in tags if tag.group and tag.group.exclusive}
     displaced = TagAssignment.objects.filter(
         person_id__in=person_pks, exclusive_group_id__in=exclusive
@@ -158,6 +160,7 @@ def bulk_remove_tag(*, persons: list[Person], key: str, actor: Actor) -> int:
         removed = list(doomed.values_list("person__public_id", flat=True))
         if not removed:
             return 0
+        person_cache.changed(doomed.values_list("person_id", flat=True))
         doomed.delete()
         record_audit(actor=actor, action="tag.bulk_remove", target=key, after={"persons": removed})
     return len(removed)

@@ -150,7 +150,14 @@ def test_subscribe_and_unsubscribe_set_follow_state_by_time(event, service_accou
     assert identity.subscribe_scene == ""
 
 
-def test_a_batch_of_1000_events_runs_a_constant_number_of_queries(event, miniprogram, actor):
+def test_a_batch_of_1000_events_runs_a_constant_number_of_queries(
+    event, miniprogram, actor, monkeypatch
+):
+    # The inline pipeline job stops after JOB_SECONDS and leaves the rest to a next job, which
+    # would change the count on a slow machine (the lifecycle refresh's plans on tables never
+    # analyzed take seconds here): the budget is not what this test measures.
+    monkeypatch.setattr("profiles.services.pipeline.JOB_SECONDS", 3600)
+
     def batch(prefix, size, who=None):
         return [
             event(
